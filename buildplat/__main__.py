@@ -1,0 +1,3 @@
+from buildplat.cli import main_entry
+
+main_entry()
