@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.harness.fixtures"]
+# The explicit list of harness modules whose fixtures every test can use.
+pytest_plugins = [
+    "tests.harness.fixtures",
+    "tests.harness.docker",
+    "tests.harness.registry",
+    "tests.harness.kube",
+    "tests.harness.aptly",
+    "tests.harness.gitd",
+    "tests.harness.hubot",
+    "tests.harness.jenkins",
+]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,0 +1,1 @@
+"""Placeholder: the aptly component of the test harness (fixtures for it are defined here)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the gitd component of the test harness (fixtures for it are defined here)."""

@@ -1,0 +1,1 @@
+"""Placeholder: the kube component of the test harness (fixtures for it are defined here)."""
