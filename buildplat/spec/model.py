@@ -140,13 +140,13 @@ def from_document(doc: dict[str, Any]) -> AppSpec:
 class InvalidDocument(BuildplatError):
     """A default.json with problems; the message lists them in the validate format."""
 
-    def __init__(self, checked: CheckedDocument) -> None:
+    def __init__(self, checked: CheckedDocument, *, hint: str | None = None) -> None:
         self.problems = checked.problems
         lines = [format_problem(p) for p in checked.problems]
         super().__init__(
             f"{checked.file} is not valid ({len(checked.problems)} "
             f"problem{'s' if len(checked.problems) != 1 else ''}):\n" + "\n".join(lines),
-            hint=f"run `buildplat validate {checked.file}` for details",
+            hint=hint or f"fix them, then check again with `buildplat validate {checked.file}`",
         )
 
 

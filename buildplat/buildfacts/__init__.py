@@ -1,0 +1,1 @@
+"""Buildfacts: one module per language behind one Protocol (base.py), listed in registry.py."""
