@@ -1,0 +1,7 @@
+from __future__ import annotations
+
+import sys
+
+from buildplat_deploy.cli import main
+
+sys.exit(main())
