@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from buildplat.errors import BuildplatError
 from buildplat.spec.model import AppSpec
@@ -105,6 +106,21 @@ class StageContext:
     source_url: str | None = None
     build_url: str | None = None  # link back to the Jenkins build, for notifications
     environ: dict[str, str] = field(default_factory=dict)
+    console: IO[str] | None = None  # where stages report progress and stream tool output; None: stdout
+    state_dir: Path | None = None  # state kept between builds (notify's last result); None: see notify
+    service_urls: dict[str, str] = field(default_factory=dict)  # --service-url NAME=URL, over deployments
+    pipeline_result: str | None = None  # notify: "success"/"failure" as Jenkins saw it; None: from stages
+
+    def say(self, text: str) -> None:
+        """One line of progress for the user (the Jenkins console, or the terminal of `buildplat run`)."""
+        stream = self.console or sys.stdout
+        stream.write(text + "\n")
+        stream.flush()
+
+    @property
+    def stream(self) -> IO[str]:
+        """Where tool output is streamed to."""
+        return self.console or sys.stdout
 
     @property
     def version(self) -> str:
