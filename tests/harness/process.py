@@ -47,6 +47,11 @@ class ManagedProcess:
     log_path: Path
     env: Mapping[str, str] | None = None
     cwd: Path | None = None
+    # Hooks for servers that leave things behind (containers, mounts, network links): ``before_stop`` runs while the
+    # server still answers (e.g. remove its containers through it), ``after_stop`` once it is gone. Both also run
+    # from ``stop_all`` (atexit, SIGTERM), so cleanup does not depend on pytest's teardown having run.
+    before_stop: Callable[[], None] | None = None
+    after_stop: Callable[[], None] | None = None
     popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self, ready: Callable[[], bool], timeout: float = 30.0) -> ManagedProcess:
@@ -88,6 +93,9 @@ class ManagedProcess:
     def stop(self, grace: float = 10.0) -> None:
         if self.popen is None:
             return
+        if self.before_stop is not None and self.popen.poll() is None:
+            hook, self.before_stop = self.before_stop, None
+            self._run_hook("before_stop", hook)
         if self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signal.SIGTERM)
@@ -102,6 +110,17 @@ class ManagedProcess:
             os.killpg(self.popen.pid, signal.SIGKILL)
         if self in _RUNNING:
             _RUNNING.remove(self)
+        if self.after_stop is not None:
+            hook, self.after_stop = self.after_stop, None
+            self._run_hook("after_stop", hook)
+
+    def _run_hook(self, what: str, hook: Callable[[], None]) -> None:
+        # Stopping must go on whatever a cleanup hook does; its failure is kept in the server's log.
+        try:
+            hook()
+        except Exception as error:
+            with contextlib.suppress(OSError), self.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"\n[harness] {what} of {self.name} failed: {error!r}\n")
 
     def log_tail(self, lines: int = 60) -> str:
         try:
