@@ -134,6 +134,18 @@ class DockerEngine:
         self.cli("import", *change_args, "-", tag, input=buffer.getvalue())
         return self.cli("image", "inspect", "--format", "{{.Id}}", tag).stdout.decode().strip()
 
+    def build(self, context: Path, tag: str) -> str:
+        """``docker build`` (classic builder, host network so RUN can reach loopback servers); returns the image id."""
+        self.cli("build", "--quiet", "--network=host", "--tag", tag, str(context))
+        return self.cli("image", "inspect", "--format", "{{.Id}}", tag).stdout.decode().strip()
+
+    def push(self, ref: str) -> str:
+        """``docker push`` ``ref`` (``HOST/REPO:TAG``); returns the manifest digest the registry now holds."""
+        self.cli("push", ref)
+        repo = ref.rsplit(":", 1)[0]
+        digests = json.loads(self.cli("image", "inspect", "--format", "{{json .RepoDigests}}", ref).stdout)
+        return next(d.split("@", 1)[1] for d in digests if d.startswith(repo + "@"))
+
     def remove_containers(self, name_prefix: str = "") -> None:
         """Force-remove containers (all, or those whose name starts with ``name_prefix``) and their volumes."""
         listed = self.cli("ps", "-a", "--format", "{{.ID}} {{.Names}}", check=False).stdout.decode().split("\n")
@@ -214,8 +226,3 @@ def docker_engine(run_dir: Path) -> Iterator[DockerEngine]:
         yield engine
     finally:
         engine.process.stop(grace=30)
-
-
-def image_config(engine: DockerEngine, ref: str) -> dict[str, Any]:
-    """``docker image inspect`` of ``ref`` as a dict (handy in tests)."""
-    return dict(json.loads(engine.cli("image", "inspect", ref).stdout)[0])

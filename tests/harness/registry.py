@@ -32,14 +32,14 @@ class Registry:
 
     def namespace(self, hint: str = "t") -> str:
         """A repository namespace no other test of this session uses, e.g. ``t3-test-push``."""
-        slug = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")[:40] or "t"
+        slug = re.sub(r"[^a-z0-9]+", "-", hint.lower())[:40].strip("-") or "t"
         return f"t{next(self._counter)}-{slug}"
 
 
 def _config(port: int, data_dir: Path) -> str:
     return f"""version: 0.1
 log:
-  level: info
+  level: warn  # request lines would drown the log tail shown with a failure
   accesslog:
     disabled: true
 storage:
