@@ -238,7 +238,12 @@ class PositionParser:
             token = number.group()
             return float(token) if any(c in token for c in ".eE") else int(token)
         if match is not None:
-            raise JsonSyntaxError(pos, f"unexpected word {match.group()!r}", "strings must be in double quotes", path)
+            raise JsonSyntaxError(
+                pos,
+                f"unexpected {match.group()!r}: not a JSON value",
+                "strings need double quotes; true, false and null are lowercase",
+                path,
+            )
         raise self._error_unexpected("a value (object, array, string, number, true, false or null)", path)
 
     def _string_error(self, path: JsonPath) -> JsonSyntaxError:
@@ -305,7 +310,7 @@ class PositionParser:
             start = self.pos
             char = self._peek()
             located.values[path] = start
-            if char in "{[":
+            if char and char in "{[":
                 if len(stack) >= MAX_DEPTH:
                     raise JsonSyntaxError(
                         start,

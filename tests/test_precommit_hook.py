@@ -1,0 +1,66 @@
+"""The pre-commit hook, run by pre-commit itself the way a team's repository would run it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.cli_helpers import REPO_ROOT
+
+HOOKS = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+
+
+def test_hook_definition() -> None:
+    (hook,) = HOOKS
+    assert hook["id"] == "buildplat-validate"
+    assert hook["entry"] == "buildplat validate"
+    assert hook["language"] == "python"
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True)
+
+
+@pytest.mark.slow
+def test_pre_commit_try_repo_flags_an_invalid_default_json(tmp_path: Path) -> None:
+    """`pre-commit try-repo` installs buildplat from this checkout into its own environment and runs the hook."""
+    source = tmp_path / "buildplat-src"
+    # try-repo works on committed content; a clone of the working tree with its changes committed stands in.
+    shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(".venv", "node_modules", ".git", "*.egg-info"))
+    git(source, "init", "-q")
+    git(source, "add", "-A")
+    git(source, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "snapshot")
+    app = tmp_path / "app"
+    app.mkdir()
+    git(app, "init", "-q")
+    (app / "default.json").write_text('{"namespace": "Bad_NS"}\n')
+    git(app, "add", "default.json")
+    env = {"PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(source), "buildplat-validate", "--files", "default.json"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert 'default.json:1:15: error: "Bad_NS" is not a DNS-1123 label' in done.stdout
+    (app / "default.json").write_text((REPO_ROOT / "examples/sample-application/default.json").read_text())
+    git(app, "add", "default.json")
+    again = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "try-repo", str(source), "buildplat-validate", "--files", "default.json"],
+        cwd=app,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
