@@ -70,7 +70,9 @@ def test_namespaces_quotas_and_limits(alpha_stack: list[dict]) -> None:
         quota = find(alpha_stack, "ResourceQuota", "buildplat-quota", namespace)
         assert {"pods", "requests.cpu", "limits.memory"} <= set(quota["spec"]["hard"])
         limits = find(alpha_stack, "LimitRange", "buildplat-limits", namespace)["spec"]["limits"][0]
-        assert limits["type"] == "Container" and limits["default"]["memory"] and limits["defaultRequest"]["cpu"]
+        assert limits["type"] == "Container"
+        assert limits["default"]["memory"]
+        assert limits["defaultRequest"]["cpu"]
     # Jenkins and Hubot live in the ci namespace only.
     deployments = {(d["metadata"]["namespace"], d["metadata"]["name"]) for d in by_kind(alpha_stack, "Deployment")}
     assert deployments == {("alpha-ci", "jenkins"), ("alpha-ci", "hubot")}
@@ -100,14 +102,17 @@ def test_longest_team_name_still_fits_stage_namespace() -> None:
     outcome = run_cli("team", "render", team)
     assert outcome.code == 0, outcome.stderr
     names = {doc["metadata"]["name"] for doc in outcome.documents() if doc["kind"] == "Namespace"}
-    assert f"{team}-stage" in names and max(len(name) for name in names) == 63
+    assert f"{team}-stage" in names
+    assert max(len(name) for name in names) == 63
 
 
 def test_usage_errors_exit_2() -> None:
     assert run_cli("team").code == 2
     assert run_cli("team", "render").code == 2
     missing = run_cli("team", "render", "alpha", "--config", "/nonexistent/team.json")
-    assert missing.code == 2 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.code == 2
+    assert "cannot read" in missing.stderr
+    assert "Traceback" not in missing.stderr
 
 
 @pytest.mark.parametrize(
@@ -155,17 +160,17 @@ def test_secret_values_in_team_json_are_refused_and_never_echoed(tmp_path: Path,
 
 
 def test_secrets_in_the_environment_never_reach_the_output(tmp_path: Path) -> None:
-    env = {
-        name: CANARY
-        for name in (
+    env = dict.fromkeys(
+        (
             "BUILDPLAT_REGISTRY_PASSWORD",
             "BUILDPLAT_JENKINS_TOKEN",
             "BUILDPLAT_HUBOT_TOKEN",
             "BUILDPLAT_APT_PASSWORD",
             "VAULT_TOKEN",
             "ADMIN_PASSWORD",
-        )
-    }
+        ),
+        CANARY,
+    )
     for source in ("kubernetes", "vault"):
         path = tmp_path / f"{source}.json"
         path.write_text(json.dumps({"credentials_source": source, "vault": {"role": "jenkins", "paths": ["kv/ci"]}}))
@@ -197,7 +202,9 @@ def test_team_json_overrides_defaults(tmp_path: Path) -> None:
         == "registry.example.com:5000/buildplat/jenkins:1.4.2"
     )
     quota = find(objects, "ResourceQuota", "buildplat-quota", "alpha-prod")["spec"]["hard"]
-    assert quota["pods"] == "7" and quota["requests.storage"] == "10Gi" and quota["requests.cpu"] == "8"
+    assert quota["pods"] == "7"
+    assert quota["requests.storage"] == "10Gi"
+    assert quota["requests.cpu"] == "8"
     casc = yaml.safe_load(find(objects, "ConfigMap", "jenkins-casc", "alpha-ci")["data"]["jenkins.yaml"])
     labels = [t["label"] for t in casc["jenkins"]["clouds"][0]["kubernetes"]["templates"]]
     assert labels == ["buildplat-go", "buildplat-python", "buildplat-seed"]
@@ -213,4 +220,5 @@ def test_console_script_is_installed() -> None:
     import subprocess
 
     done = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False, timeout=30)
-    assert done.returncode == 0 and "buildplat-deploy" in done.stdout
+    assert done.returncode == 0
+    assert "buildplat-deploy" in done.stdout
