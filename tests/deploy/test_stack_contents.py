@@ -1,0 +1,153 @@
+"""What the team stack says: JCasC, the seed job, RBAC scope, NetworkPolicies, Hubot, the platform config."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jsonschema
+import yaml
+
+from tests.deploy.conftest import REPO, by_kind, find
+
+CI = "alpha-ci"
+DEPLOY_NAMESPACES = {"alpha-dev", "alpha-stage", "alpha-prod"}
+
+
+def casc(objects: list[dict]) -> dict[str, Any]:
+    return yaml.safe_load(find(objects, "ConfigMap", "jenkins-casc", CI)["data"]["jenkins.yaml"])
+
+
+def test_pod_template_per_buildfact_with_agent_images(alpha_stack: list[dict]) -> None:
+    cloud = casc(alpha_stack)["jenkins"]["clouds"][0]["kubernetes"]
+    assert cloud["namespace"] == CI
+    templates = {t["label"]: t for t in cloud["templates"]}
+    for fact in ("java", "nodejs", "go", "ruby", "python"):
+        template = templates[f"buildplat-{fact}"]
+        assert template["containers"][0]["image"] == f"localhost:5000/buildplat/agent-{fact}:0.1.0"
+        assert template["serviceAccount"] == "jenkins"
+        assert template["namespace"] == CI
+    # Agents carry the label the NetworkPolicies select on.
+    assert {"key": "buildplat.dev/component", "value": "agent"} in cloud["podLabels"]
+
+
+def test_buildfacts_match_the_default_json_schema(alpha_stack: list[dict]) -> None:
+    schema = json.loads((REPO / "schemas" / "default.schema.json").read_text())
+    facts = schema["properties"]["build"]["properties"]["system_setup"]["properties"]["buildfacts"]["items"]["enum"]
+    labels = {t["label"] for t in casc(alpha_stack)["jenkins"]["clouds"][0]["kubernetes"]["templates"]}
+    assert labels == {f"buildplat-{fact}" for fact in facts} | {"buildplat-seed"}
+
+
+def test_seed_job_runs_sync_once_on_a_schedule_with_the_mounted_config(alpha_stack: list[dict]) -> None:
+    document = casc(alpha_stack)
+    script = document["jobs"][0]["script"]
+    assert "buildplat sync --config /etc/buildplat/platform.json --once" in script
+    assert "cron('H/5 * * * *')" in script
+    assert "label('buildplat-seed')" in script
+    seed = next(
+        t for t in document["jenkins"]["clouds"][0]["kubernetes"]["templates"] if t["label"] == "buildplat-seed"
+    )
+    volume = seed["volumes"][0]["configMapVolume"]
+    assert volume == {"configMapName": "buildplat-platform", "mountPath": "/etc/buildplat"}
+    seed_env = {e["secretEnvVar"]["key"] for e in seed["envVars"] if "secretEnvVar" in e}
+    assert {"BUILDPLAT_JENKINS_USER", "BUILDPLAT_JENKINS_TOKEN"} <= seed_env
+    java = next(
+        t for t in document["jenkins"]["clouds"][0]["kubernetes"]["templates"] if t["label"] == "buildplat-java"
+    )
+    assert "BUILDPLAT_JENKINS_TOKEN" not in {e["secretEnvVar"]["key"] for e in java["envVars"] if "secretEnvVar" in e}
+
+
+def test_credentials_are_references_only(alpha_stack: list[dict]) -> None:
+    credentials = casc(alpha_stack)["credentials"]["system"]["domainCredentials"][0]["credentials"]
+    ids = set()
+    for credential in credentials:
+        ((kind, body),) = credential.items()
+        ids.add(body["id"])
+        for field in ("username", "password", "secret"):
+            if field in body:
+                assert re.fullmatch(r"\$\{[a-z-]+\}", body[field]), (kind, field)
+    assert ids == {"buildplat-registry", "buildplat-apt", "buildplat-hubot"}
+    jenkins = find(alpha_stack, "Deployment", "jenkins", CI)["spec"]["template"]["spec"]
+    secret_volume = next(v for v in jenkins["volumes"] if "secret" in v)
+    assert secret_volume["secret"]["secretName"] == "buildplat-credentials"
+    env = {e["name"]: e.get("value") for e in jenkins["containers"][0]["env"]}
+    assert env["CASC_JENKINS_CONFIG"] == "/var/jenkins_casc/jenkins.yaml"
+    assert env["SECRETS"] == "/run/secrets/buildplat"
+
+
+def test_platform_config_follows_buildplats_platform_schema(alpha_stack: list[dict]) -> None:
+    schema = json.loads((REPO / "buildplat" / "data" / "schemas" / "platform.schema.json").read_text())
+    platform = json.loads(find(alpha_stack, "ConfigMap", "buildplat-platform", CI)["data"]["platform.json"])
+    jsonschema.Draft202012Validator(schema).validate(platform)
+    assert platform["team"] == "alpha"
+    assert platform["namespaces"] == {"dev": "alpha-dev", "stage": "alpha-stage", "prod": "alpha-prod"}
+
+
+def test_jenkins_may_deploy_into_its_three_namespaces_only(alpha_stack: list[dict]) -> None:
+    assert not by_kind(alpha_stack, "ClusterRole")
+    assert not by_kind(alpha_stack, "ClusterRoleBinding")
+    deployer_namespaces = set()
+    for binding in by_kind(alpha_stack, "RoleBinding"):
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "jenkins", "namespace": CI}]
+        role = find(alpha_stack, "Role", binding["roleRef"]["name"], binding["metadata"]["namespace"])
+        grants_deployments = any(
+            "deployments" in rule["resources"] and "create" in rule["verbs"] for rule in role["rules"]
+        )
+        if grants_deployments:
+            deployer_namespaces.add(binding["metadata"]["namespace"])
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] + rule["resources"]
+            assert "secrets" not in rule["resources"]
+            assert not {"roles", "rolebindings"} & set(rule["resources"])
+    assert deployer_namespaces == DEPLOY_NAMESPACES
+    agents = find(alpha_stack, "Role", "jenkins-agents", CI)
+    assert {r for rule in agents["rules"] for r in rule["resources"]} == {"pods", "pods/exec", "pods/log", "events"}
+
+
+def test_hubot_has_no_api_access(alpha_stack: list[dict]) -> None:
+    account = find(alpha_stack, "ServiceAccount", "hubot", CI)
+    assert account["automountServiceAccountToken"] is False
+    pod = find(alpha_stack, "Deployment", "hubot", CI)["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "hubot"
+    assert all(s["name"] != "hubot" for b in by_kind(alpha_stack, "RoleBinding") for s in b["subjects"])
+    assert pod["containers"][0]["image"] == "localhost:5000/buildplat/hubot:0.1.0"
+    service = find(alpha_stack, "Service", "hubot", CI)
+    assert (
+        service["spec"]["selector"].items()
+        <= find(alpha_stack, "Deployment", "hubot", CI)["spec"]["template"]["metadata"]["labels"].items()
+    )
+
+
+def test_network_policies_deny_by_default_and_open_only_platform_paths(alpha_stack: list[dict]) -> None:
+    policies = by_kind(alpha_stack, "NetworkPolicy")
+    for namespace in DEPLOY_NAMESPACES | {CI}:
+        deny = find(alpha_stack, "NetworkPolicy", "default-deny-ingress", namespace)["spec"]
+        assert deny == {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": []}
+    for namespace in DEPLOY_NAMESPACES:
+        ingress = find(alpha_stack, "NetworkPolicy", "allow-from-ingress-controller", namespace)["spec"]["ingress"]
+        source = ingress[0]["from"][0]
+        assert source["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "ingress-nginx"}
+    hubot = find(alpha_stack, "NetworkPolicy", "allow-hubot-from-jenkins-and-agents", CI)["spec"]
+    assert hubot["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "hubot"
+    sources = [s["podSelector"]["matchLabels"] for s in hubot["ingress"][0]["from"]]
+    assert {"app.kubernetes.io/name": "jenkins", "buildplat.dev/team": "alpha"} in sources
+    assert {"buildplat.dev/component": "agent", "buildplat.dev/team": "alpha"} in sources
+    agents = find(alpha_stack, "NetworkPolicy", "allow-agents-from-jenkins", CI)["spec"]
+    assert agents["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "jenkins"
+    # Every policy's selector matches pods that exist in the stack or agents that Jenkins starts.
+    assert len(policies) == 4 + 3 * 3 + 4
+
+
+def test_jenkins_rolls_when_its_casc_changes(tmp_path) -> None:
+    from tests.deploy.conftest import stack
+
+    path = tmp_path / "team.json"
+    path.write_text(json.dumps({"seed_schedule": "H/15 * * * *"}))
+    annotation = "buildplat.dev/casc-sha256"
+
+    def checksum(objects: list[dict]) -> str:
+        return find(objects, "Deployment", "jenkins", CI)["spec"]["template"]["metadata"]["annotations"][annotation]
+
+    assert checksum(stack("alpha")) != checksum(stack("alpha", path))
