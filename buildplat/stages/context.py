@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -110,6 +111,9 @@ class StageContext:
     state_dir: Path | None = None  # state kept between builds (notify's last result); None: see notify
     service_urls: dict[str, str] = field(default_factory=dict)  # --service-url NAME=URL, over deployments
     pipeline_result: str | None = None  # notify: "success"/"failure" as Jenkins saw it; None: from stages
+    # buildplat run: buildfact -> the OCI layout of its local base image, built on first use (the command layer
+    # passes buildplat.images.rootfs.local_base_provider(...)); None: the default cache must already hold it.
+    base_images: Callable[[str], Path] | None = None
 
     def say(self, text: str) -> None:
         """One line of progress for the user (the Jenkins console, or the terminal of `buildplat run`)."""
