@@ -111,6 +111,7 @@ class StageContext:
     state_dir: Path | None = None  # state kept between builds (notify's last result); None: see notify
     service_urls: dict[str, str] = field(default_factory=dict)  # --service-url NAME=URL, over deployments
     pipeline_result: str | None = None  # notify: "success"/"failure" as Jenkins saw it; None: from stages
+    tool_output: IO[str] | None = None  # where tools' output goes; None: the console (buildplat run: a log file)
     # buildplat run: buildfact -> the OCI layout of its local base image, built on first use (the command layer
     # passes buildplat.images.rootfs.local_base_provider(...)); None: the default cache must already hold it.
     base_images: Callable[[str], Path] | None = None
@@ -123,8 +124,8 @@ class StageContext:
 
     @property
     def stream(self) -> IO[str]:
-        """Where tool output is streamed to."""
-        return self.console or sys.stdout
+        """Where tool output (build steps, system tests) is streamed to: ``tool_output``, else the console."""
+        return self.tool_output or self.console or sys.stdout
 
     @property
     def version(self) -> str:
