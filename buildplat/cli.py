@@ -24,6 +24,8 @@ from buildplat.errors import EXIT_BUG, EXIT_USAGE, BuildplatError
 COMMANDS: dict[str, str] = {
     "validate": "validate",
     "schema": "schema",
+    "run": "run",
+    "step": "step",
 }
 
 

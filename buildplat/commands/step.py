@@ -1,0 +1,132 @@
+"""Run one pipeline stage, as the generated Jenkins job does: ``buildplat step STAGE``.
+
+The application is the default.json in ``--app`` (default: the current directory, the job's workspace). Results
+and the hand-over between stages live in ``--out`` (default ``<app>/.buildplat``): the deb, reports and
+``pipeline.json``. From the environment, as Jenkins sets it: ``BUILD_NUMBER`` (fills the version; or
+``--build-number``), ``GIT_COMMIT``, ``GIT_URL``, ``BUILD_URL`` (the link in notifications) and ``BRANCH_NAME``
+or ``GIT_BRANCH`` (notify keeps one last result per branch). The platform config is ``--config`` or
+``$BUILDPLAT_CONFIG``; publish, image, deploy, notify and promote need it, unless ``--local`` sends them to the
+local targets ``buildplat run`` uses. Exit status: 0 the stage succeeded, 1 it failed (the reason is printed
+and recorded in pipeline.json for notify), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from buildplat.errors import EXIT_OK, BuildplatError, UsageError
+from buildplat.stages.context import STAGES, PipelineState, StageContext
+
+HELP = "run one pipeline stage, as the Jenkins job does"
+NEEDS_PLATFORM = frozenset({"publish", "image", "deploy", "notify", "promote"})
+_SERVICE_URL = re.compile(r"^(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)=(?P<url>https?://\S+)$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("stage", choices=STAGES, metavar="STAGE", help="one of: " + ", ".join(STAGES))
+    parser.add_argument("--app", metavar="DIR", default=".", help="the application's checkout (default: .)")
+    parser.add_argument("--out", metavar="DIR", help="where stages write and hand over (default: APP/.buildplat)")
+    parser.add_argument("--config", metavar="PLATFORM.json", help="the team's platform config ($BUILDPLAT_CONFIG)")
+    parser.add_argument("--local", action="store_true", help="use the local targets of `buildplat run`, no servers")
+    parser.add_argument("--build-number", type=int, metavar="N", help="the build number (default: $BUILD_NUMBER)")
+    parser.add_argument(
+        "--service-url",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="verify: the URL of a service (repeatable); wins over what the deploy stage recorded",
+    )
+    parser.add_argument("--state-dir", metavar="DIR", help="notify: where the last result per branch is kept")
+    parser.add_argument(
+        "--result", choices=("success", "failure"), help="notify: the pipeline's result as Jenkins saw it"
+    )
+    parser.add_argument(
+        "--engine", choices=("registry", "docker"), default="registry", help="image: how to build (default: registry)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from buildplat.spec.model import load_app_file
+    from buildplat.spec.platform import load_platform_file
+    from buildplat.stages.runner import run_stage
+
+    stage: str = args.stage
+    repo = Path(args.app)
+    app = load_app_file(repo)
+    out = Path(args.out) if args.out else repo / ".buildplat"
+    config = args.config or os.environ.get("BUILDPLAT_CONFIG")
+    if args.local and config:
+        raise UsageError("--local and a platform config exclude each other", hint="drop one of them")
+    if stage in NEEDS_PLATFORM and not config and not args.local:
+        raise UsageError(
+            f"the {stage} stage needs the team's platform config",
+            hint="pass --config PLATFORM.json or set BUILDPLAT_CONFIG (or --local for the local targets)",
+        )
+    platform = load_platform_file(Path(config)) if config else None
+    build_number = _build_number(args.build_number)
+    ctx = StageContext(
+        app=app,
+        repo=repo,
+        out=out,
+        build_number=build_number,
+        platform=platform,
+        commit=os.environ.get("GIT_COMMIT") or None,
+        source_url=os.environ.get("GIT_URL") or None,
+        build_url=os.environ.get("BUILD_URL") or None,
+        environ=dict(os.environ),
+        state_dir=Path(args.state_dir) if args.state_dir else None,
+        service_urls=_service_urls(args.service_url),
+        pipeline_result=args.result,
+    )
+    state = _state_for(stage, ctx, PipelineState.load(out))
+    options: dict[str, Any] = {"engine": args.engine} if stage == "image" and args.engine != "registry" else {}
+    run_stage(stage, ctx, state, options)
+    return EXIT_OK
+
+
+def _build_number(given: int | None) -> int:
+    if given is not None:
+        if given < 1:
+            raise UsageError(f"--build-number must be at least 1, got {given}")
+        return given
+    raw = os.environ.get("BUILD_NUMBER", "").strip()
+    if not raw:
+        raise UsageError("BUILD_NUMBER is not set", hint="Jenkins sets it; by hand, pass --build-number N")
+    if not raw.isdigit() or int(raw) < 1:
+        raise UsageError(f"BUILD_NUMBER must be a positive whole number, got {raw!r}")
+    return int(raw)
+
+
+def _service_urls(values: list[str]) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    for value in values:
+        match = _SERVICE_URL.match(value)
+        if not match:
+            raise UsageError(
+                f"--service-url {value!r} is not NAME=URL",
+                hint="for example --service-url sample-service=http://sample-service.someproject-dev:8080",
+            )
+        urls[match["name"]] = match["url"]
+    return urls
+
+
+def _state_for(stage: str, ctx: StageContext, state: PipelineState) -> PipelineState:
+    """The pipeline state this stage continues; the build stage starts a new one for each build."""
+    same_build = state.app == ctx.app.full_name and state.build_number == ctx.build_number
+    if stage == "build" or not state.app:
+        state = PipelineState()
+    elif not same_build:
+        raise BuildplatError(
+            f"{ctx.out / 'pipeline.json'} belongs to build {state.build_number} of {state.app}, "
+            f"not to build {ctx.build_number} of {ctx.app.full_name}",
+            hint="run the stages of one build in order, starting with `buildplat step build`",
+        )
+    state.app = ctx.app.full_name
+    state.version = ctx.version
+    state.build_number = ctx.build_number
+    state.commit = ctx.commit
+    return state
