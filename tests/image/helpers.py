@@ -14,6 +14,7 @@ from buildplat.clients import oci
 from buildplat.clients.oci import Descriptor
 from buildplat.clients.oci_layout import OciLayout
 from buildplat.spec.model import AppSpec, Runtime
+from buildplat.spec.platform import JenkinsConfig, PlatformConfig, RegistryConfig, SecretRef, SyncConfig
 from buildplat.stages.context import PipelineState, StageContext
 
 EPOCH = 1700000000
@@ -89,7 +90,19 @@ def busybox_tar() -> bytes:
     buffer = io.BytesIO()
     applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True).stdout.split()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for directory in ("bin", "etc", "tmp", "var", "var/lib", "var/lib/dpkg", "proc", "sys", "dev", "opt"):
+        for directory in (
+            "bin",
+            "etc",
+            "tmp",
+            "var",
+            "var/lib",
+            "var/lib/dpkg",
+            "var/lib/dpkg/info",
+            "proc",
+            "sys",
+            "dev",
+            "opt",
+        ):
             info = tarfile.TarInfo(directory)
             info.type, info.mode = tarfile.DIRTYPE, 0o1777 if directory == "tmp" else 0o755
             tar.addfile(info)
@@ -158,3 +171,27 @@ def tar_members(data: bytes) -> list[tarfile.TarInfo]:
 def read_json(path: Path) -> dict[str, object]:
     value: dict[str, object] = json.loads(path.read_text())
     return value
+
+
+def platform_config(registry_url: str, base_repository: str, **registry_options: object) -> PlatformConfig:
+    """A platform config whose only live part is the registry (the image stage reads nothing else)."""
+    registry = RegistryConfig(url=registry_url, base_repository=base_repository, **registry_options)  # type: ignore[arg-type]
+    jenkins = JenkinsConfig("http://127.0.0.1:1/", "team", SecretRef(), SecretRef(), {})
+    return PlatformConfig(
+        source="platform.json",
+        team="team",
+        namespaces={"dev": "team-dev"},
+        repositories=(),
+        jenkins=jenkins,
+        sync=SyncConfig(interval_seconds=300, state_dir=Path("/nonexistent")),
+        registry=registry,
+    )
+
+
+def skopeo_push_layout(layout: Path, tag: str, destination: str) -> None:
+    """Push an image from a layout with skopeo (an independent tool, not the code under test)."""
+    subprocess.run(
+        ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}:{tag}", f"docker://{destination}"],
+        check=True,
+        capture_output=True,
+    )

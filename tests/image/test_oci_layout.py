@@ -51,21 +51,32 @@ def test_image_index_resolves_to_linux_amd64(tmp_path: Path) -> None:
         "schemaVersion": 2,
         "mediaType": oci.OCI_INDEX,
         "manifests": [
-            {**Descriptor(oci.OCI_MANIFEST, "sha256:" + "1" * 64, 10).to_json(),
-             "platform": {"os": "linux", "architecture": "arm64"}},
-            {**Descriptor(oci.OCI_MANIFEST, single.digest, len(single.raw)).to_json(),
-             "platform": {"os": "linux", "architecture": "amd64"}},
+            {
+                **Descriptor(oci.OCI_MANIFEST, "sha256:" + "1" * 64, 10).to_json(),
+                "platform": {"os": "linux", "architecture": "arm64"},
+            },
+            {
+                **Descriptor(oci.OCI_MANIFEST, single.digest, len(single.raw)).to_json(),
+                "platform": {"os": "linux", "architecture": "amd64"},
+            },
         ],
-    }  # fmt: skip
+    }
     store.put_manifest("base", "multi", oci.canonical_json(index), oci.OCI_INDEX)
     assert store.get_manifest("base", "multi").digest == single.digest
 
 
 def test_index_without_amd64_names_what_it_has(tmp_path: Path) -> None:
     store = OciLayout(tmp_path / "l")
-    index = {"schemaVersion": 2, "mediaType": oci.OCI_INDEX, "manifests": [
-        {**Descriptor(oci.OCI_MANIFEST, "sha256:" + "1" * 64, 10).to_json(),
-         "platform": {"os": "linux", "architecture": "arm64"}}]}  # fmt: skip
+    index = {
+        "schemaVersion": 2,
+        "mediaType": oci.OCI_INDEX,
+        "manifests": [
+            {
+                **Descriptor(oci.OCI_MANIFEST, "sha256:" + "1" * 64, 10).to_json(),
+                "platform": {"os": "linux", "architecture": "arm64"},
+            }
+        ],
+    }
     store.put_manifest("base", "arm", oci.canonical_json(index), oci.OCI_INDEX)
     with pytest.raises(BuildplatError, match=r"no linux/amd64 image \(it has: linux/arm64\)"):
         store.get_manifest("base", "arm")
