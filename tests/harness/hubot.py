@@ -27,16 +27,19 @@ HUBOT_DIR = REPO_ROOT / "deploy" / "hubot"
 HUBOT_BIN = HUBOT_DIR / "node_modules" / ".bin" / "hubot"
 ADAPTER = Path(__file__).resolve().parent / "hubot_adapter" / "recorder.mjs"
 NOTIFY_PATH = "/buildplat/notify"
+# The recording adapter throws when asked to post here (a chat service that fails).
+FAILING_ROOM = "!adapter-error"
 
 
 class Hubot:
     """One running Hubot: where to post, the token it wants, and what it has said so far."""
 
-    def __init__(self, url: str, token: str | None, record: Path) -> None:
+    def __init__(self, url: str, token: str | None, record: Path, log_path: Path) -> None:
         self.url = url
         self.notify_url = url + NOTIFY_PATH
         self.token = token
         self.record = record
+        self.log_path = log_path
         self._offset = 0  # bytes of the record that clear() has set aside
 
     def post(self, body: Any, token: str | None = "", **kwargs: Any) -> requests.Response:
@@ -83,8 +86,11 @@ def _route_answers(notify_url: str) -> bool:
     return status != 404
 
 
-def start_hubot(root: Path, token: str | None) -> tuple[Hubot, process.ManagedProcess]:
-    """Start Hubot with the project's scripts and the recording adapter; the caller stops the process."""
+def start_hubot(root: Path, token: str | None, default_room: str | None = None) -> tuple[Hubot, process.ManagedProcess]:
+    """Start Hubot with the project's scripts and the recording adapter; the caller stops the process.
+
+    ``token`` and ``default_room`` become ``BUILDPLAT_HUBOT_TOKEN`` and ``BUILDPLAT_HUBOT_ROOM`` (unset when None).
+    """
     if shutil.which("node") is None:
         _missing("node")
     if not HUBOT_BIN.exists():
@@ -99,9 +105,10 @@ def start_hubot(root: Path, token: str | None) -> tuple[Hubot, process.ManagedPr
         "BUILDPLAT_HUBOT_RECORD": str(record),
         "HUBOT_LOG_LEVEL": "info",
     }
-    env.pop("BUILDPLAT_HUBOT_TOKEN", None)
-    if token:
-        env["BUILDPLAT_HUBOT_TOKEN"] = token
+    for name, value in (("BUILDPLAT_HUBOT_TOKEN", token), ("BUILDPLAT_HUBOT_ROOM", default_room)):
+        env.pop(name, None)
+        if value:
+            env[name] = value
     hubot = process.ManagedProcess(
         name="hubot",
         # node runs hubot's own entry point; cwd is deploy/hubot so its scripts/ folder loads as in production.
@@ -112,7 +119,7 @@ def start_hubot(root: Path, token: str | None) -> tuple[Hubot, process.ManagedPr
     )
     url = f"http://127.0.0.1:{port}"
     hubot.start(ready=lambda: _route_answers(url + NOTIFY_PATH), timeout=30)
-    return Hubot(url, token, record), hubot
+    return Hubot(url, token, record, hubot.log_path), hubot
 
 
 def _missing(tool: str) -> None:

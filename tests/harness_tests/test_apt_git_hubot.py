@@ -13,7 +13,7 @@ import requests
 from buildplat.clients.hubot import post_notification
 from tests.harness.aptly import AptError, AptRepo
 from tests.harness.gitd import GitServer
-from tests.harness.hubot import Hubot, start_hubot
+from tests.harness.hubot import FAILING_ROOM, Hubot, start_hubot
 
 pytestmark = pytest.mark.slow
 
@@ -242,6 +242,21 @@ def test_config_errors_are_capped(hubot: Hubot) -> None:
         ({"room": "r", "event": "config", "errors": ["x"]}, "app: is required (or repo)"),
         ({"room": "r\u202e", "event": "config", "app": "ns/a", "errors": ["x"]}, "room: must not contain"),
         ([FAILURE], "body must be a JSON object"),
+        (
+            {"room": "r", "event": "base-image", "app": "ns/a", "buildfact": "java", "old": {}, "new": {}},
+            "old.version: is required",
+        ),
+        (
+            {
+                "room": "r",
+                "event": "base-image",
+                "app": "ns/a",
+                "buildfact": "java",
+                "old": {"version": "1", "digest": "sha256:" + "a" * 64},
+                "new": {"version": "2", "digest": "latest"},
+            },
+            "new.digest: must be an image digest",
+        ),
     ],
 )
 def test_bad_body_gets_400_naming_the_field(hubot: Hubot, body: object, field: str) -> None:
@@ -261,6 +276,17 @@ def test_invalid_json_and_wrong_content_type(hubot: Hubot) -> None:
     answer = requests.post(hubot.notify_url, data=json.dumps(FAILURE), headers=headers, timeout=10)
     assert answer.status_code == 415
     assert "Content-Type" in answer.json()["error"]
+
+
+def test_oversized_body_and_failing_chat_adapter(hubot: Hubot) -> None:
+    hubot.clear()
+    answer = hubot.post({**FAILURE, "reason": "x" * 200_000})  # over Hubot's default 100 kB body limit
+    assert answer.status_code == 413
+    assert answer.json() == {"error": "body: is too large"}
+    answer = hubot.post({**FAILURE, "room": FAILING_ROOM})
+    assert answer.status_code == 502
+    assert answer.json() == {"error": "the chat adapter failed to post the message"}
+    assert hubot.messages() == []
 
 
 @pytest.mark.parametrize("token", ["wrong", None])
@@ -291,7 +317,8 @@ def test_chat_markup_and_the_token_never_reach_the_room(hubot: Hubot) -> None:
     assert "\uff20here \u2039!channel\u203a [click] (https://evil.invalid) [31mredgnp token=[redacted] zzz" in text
     assert "z" * 300 not in text  # the reason was cut to its cap
     assert text.endswith("… https://jenkins.invalid/%40channel")
-    assert hubot.token not in Path(hubot.record).read_text()
+    assert hubot.token not in hubot.record.read_text()
+    assert hubot.token not in hubot.log_path.read_text()
 
 
 def test_buildplat_hubot_client_speaks_the_route_contract(hubot: Hubot) -> None:
@@ -301,13 +328,28 @@ def test_buildplat_hubot_client_speaks_the_route_contract(hubot: Hubot) -> None:
     assert message["text"].startswith("✅ someproject/app 3.57.0: deploy succeeded — all green")
 
 
-def test_without_a_token_configured_posts_need_no_authorization(run_dir: Path) -> None:
-    robot, server = start_hubot(run_dir / "hubot-open", token=None)
+def test_health_route_answers_without_a_token(hubot: Hubot) -> None:
+    answer = requests.get(f"{hubot.url}/buildplat/health", timeout=5)
+    assert answer.status_code == 200
+    assert answer.json() == {"ok": True}
+
+
+def test_room_is_required_unless_a_default_room_is_configured(hubot: Hubot, run_dir: Path) -> None:
+    without_room = {k: v for k, v in FAILURE.items() if k != "room"}
+    answer = hubot.post(without_room)
+    assert answer.status_code == 400
+    assert answer.json() == {"error": "room: is required"}
+
+    # A second Hubot, as a team without a token but with its room configured would run it.
+    robot, server = start_hubot(run_dir / "hubot-open", token=None, default_room="#team-builds")
     try:
+        answer = robot.post(without_room, token=None)
+        assert answer.status_code == 202, answer.text
         answer = robot.post(FAILURE, token=None)
         assert answer.status_code == 202, answer.text
-        [message] = robot.wait_for_messages(1)
-        assert message["text"].startswith("❌ someproject/app 3.57.0")
+        messages = robot.wait_for_messages(2)
+        assert [m["room"] for m in messages] == ["#team-builds", "#harness"]
+        assert messages[0]["text"].startswith("❌ someproject/app 3.57.0")
     finally:
         server.stop()
     assert not server.alive()

@@ -3,12 +3,14 @@
 //
 // Configuration:
 //   BUILDPLAT_HUBOT_TOKEN - when set, POST /buildplat/notify requires "Authorization: Bearer <token>"
+//   BUILDPLAT_HUBOT_ROOM - the team's room, used when a notification names none (otherwise "room" is required)
 //
 // Commands:
 //   None
 //
 // URLS:
 //   POST /buildplat/notify - JSON body {"room", "event": "pipeline" | "config" | "base-image", ...}; see README.md
+//   GET /buildplat/health - 200 {"ok": true} once this script is loaded (a readiness probe; no token needed)
 //
 // Notes:
 //   The body is validated strictly (400 with {"error": "..."} naming the field) and rendered as one line of plain
@@ -66,16 +68,17 @@ function typeName (value) {
   return typeof value
 }
 
-function requireString (body, field, { optional = false, pattern = null, max = 10000, what = null } = {}) {
+// `label` names the field in errors when it is nested (e.g. "old.digest").
+function requireString (body, field, { optional = false, pattern = null, max = 10000, what = null, label = field } = {}) {
   const value = body[field]
   if (value === undefined) {
     if (optional) return undefined
-    throw new Invalid(field, 'is required')
+    throw new Invalid(label, 'is required')
   }
-  if (typeof value !== 'string') throw new Invalid(field, `must be a string, not ${typeName(value)}`)
-  if (value.trim() === '') throw new Invalid(field, 'must not be empty')
-  if (value.length > max) throw new Invalid(field, `is longer than ${max} characters`)
-  if (pattern && !pattern.test(value)) throw new Invalid(field, `must be ${what}`)
+  if (typeof value !== 'string') throw new Invalid(label, `must be a string, not ${typeName(value)}`)
+  if (value.trim() === '') throw new Invalid(label, 'must not be empty')
+  if (value.length > max) throw new Invalid(label, `is longer than ${max} characters`)
+  if (pattern && !pattern.test(value)) throw new Invalid(label, `must be ${what}`)
   return value
 }
 
@@ -106,8 +109,8 @@ function requireImage (body, field) {
     if (key !== 'version' && key !== 'digest') throw new Invalid(`${field}.${key}`, 'is not a known field')
   }
   return {
-    version: requireString(value, 'version', { pattern: VERSION, what: 'a version such as 17.0.2' }),
-    digest: requireString(value, 'digest', { pattern: DIGEST, what: 'an image digest such as sha256:<hex>' })
+    version: requireString(value, 'version', { pattern: VERSION, what: 'a version such as 17.0.2', label: `${field}.version` }),
+    digest: requireString(value, 'digest', { pattern: DIGEST, what: 'an image digest such as sha256:<hex>', label: `${field}.digest` })
   }
 }
 
@@ -119,9 +122,11 @@ function rejectUnknownFields (body, event) {
 }
 
 // Checks the whole body and returns a clean notification; throws Invalid naming the first bad field.
-function validate (body) {
+// `defaultRoom` (may be empty) is used when the body names no room.
+function validate (body, defaultRoom = '') {
   if (typeName(body) !== 'object') throw new Invalid(null, `body must be a JSON object, not ${typeName(body)}`)
-  const room = requireString(body, 'room', { max: MAX_ROOM })
+  const given = requireString(body, 'room', { max: MAX_ROOM, optional: defaultRoom !== '' })
+  const room = given ?? defaultRoom
   // The room picks where the message goes, so it is refused rather than cleaned when it has hidden characters.
   if (room.match(UNSAFE_CHARS)) throw new Invalid('room', 'must not contain control or invisible characters')
   const event = requireString(body, 'event')
@@ -247,6 +252,7 @@ function answer (res, status, body) {
 
 module.exports = (robot) => {
   const token = process.env.BUILDPLAT_HUBOT_TOKEN || ''
+  const defaultRoom = (process.env.BUILDPLAT_HUBOT_ROOM || '').trim()
   if (token === '') {
     robot.logger.warn(`buildplat-notify: BUILDPLAT_HUBOT_TOKEN is not set; ${ROUTE} accepts unauthenticated posts`)
   }
@@ -271,7 +277,7 @@ module.exports = (robot) => {
     }
     let notification
     try {
-      notification = validate(req.body)
+      notification = validate(req.body, defaultRoom)
     } catch (error) {
       if (!(error instanceof Invalid)) throw error
       answer(res, 400, { error: error.message })
@@ -288,6 +294,9 @@ module.exports = (robot) => {
     robot.logger.info(`buildplat-notify: ${notification.event} notification for ${notification.app ?? 'a repo'} posted to ${notification.room}`)
     answer(res, 202, { ok: true })
   })
+
+  // Answers only once this script is loaded, unlike the port, which opens before scripts load.
+  robot.router.get('/buildplat/health', (req, res) => answer(res, 200, { ok: true }))
 
   // Hubot parses JSON bodies before any route runs; its parse errors would otherwise reach Express' default HTML
   // error page. Errors on this route answer in JSON, after the same token check.

@@ -8,6 +8,9 @@
 import { EventEmitter } from 'node:events'
 import { appendFileSync } from 'node:fs'
 
+// Posting to this room makes send() throw, so tests can see how a script copes with a chat service that fails.
+const FAILING_ROOM = '!adapter-error'
+
 class Recorder extends EventEmitter {
   constructor (robot, path) {
     super()
@@ -30,7 +33,11 @@ class Recorder extends EventEmitter {
     }
   }
 
-  async send (envelope, ...strings) { this.record('send', envelope, strings) }
+  async send (envelope, ...strings) {
+    if (envelope?.room === FAILING_ROOM) throw new Error('the recorder was asked to fail')
+    this.record('send', envelope, strings)
+  }
+
   async reply (envelope, ...strings) { this.record('reply', envelope, strings) }
   async emote (envelope, ...strings) { this.record('emote', envelope, strings) }
   async topic (envelope, ...strings) { this.record('topic', envelope, strings) }
