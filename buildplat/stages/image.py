@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -190,12 +191,16 @@ def created_time(ctx: StageContext, deb: Deb) -> int:
 
 
 def _say_how_to_run(ctx: StageContext, tag: str) -> None:
+    """Commands that work with Debian's tools (``podman run oci:DIR`` itself rejects paths like ``.buildplat``)."""
     layout = ctx.out / "image"
+    source = shlex.quote(f"oci:{layout}:{tag}")
     name = f"buildplat-local/{ctx.app.name}:{tag}"
     port = f" -p {ctx.app.runtime.port}:{ctx.app.runtime.port}" if ctx.app.is_http else ""
     ctx.say(f"image: written to the OCI layout {layout} (tag {tag}); to run it:")
-    ctx.say(f"    skopeo copy oci:{layout}:{tag} docker-daemon:{name} && docker run --rm{port} {name}")
-    ctx.say(f"    or: podman run --rm{port} oci:{layout}:{tag}")
+    ctx.say(f"    skopeo copy {source} docker-daemon:{name} && docker run --rm{port} {name}")
+    ctx.say(
+        f"    or: skopeo copy {source} containers-storage:localhost/{name} && podman run --rm{port} localhost/{name}"
+    )
 
 
 def _write_record(path: Path, record: dict[str, Any]) -> None:

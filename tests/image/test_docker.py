@@ -108,3 +108,25 @@ def test_http_app_serves_its_payload(
         assert body == "<p>served from the deb</p>\n"
     finally:
         docker_engine.remove_containers(name)
+
+
+def test_local_image_runs_with_the_printed_command(docker_engine: DockerEngine, tmp_path: Path) -> None:
+    """``buildplat run``'s image (an OCI layout) loads into dockerd with the skopeo command the stage prints."""
+    import shlex
+    import subprocess
+
+    make_base_layout(tmp_path / "base")
+    app = make_app(name="local-app")
+    deb = make_deb(tmp_path / "deb", name="local-app")
+    ctx, state = make_context(app, tmp_path / "out dir", deb, base_images=lambda buildfact: tmp_path / "base")
+    run_image(ctx, state)
+    console = ctx.console.getvalue()  # type: ignore[union-attr]
+    line = next(text for text in console.splitlines() if text.strip().startswith("skopeo copy"))
+    copy, run = line.strip().split(" && ")
+    argv = shlex.split(copy)
+    assert argv[-2] == f"oci:{tmp_path / 'out dir' / 'image'}:1.7.0", "the path with a space stays one argument"
+    # skopeo reads no DOCKER_HOST: the harness's private dockerd is named explicitly (users have the default socket).
+    argv[2:2] = ["--dest-daemon-host", docker_engine.host]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert docker_engine.cli(*shlex.split(run)[1:]).stdout.decode() == "hello from the deb\n"
