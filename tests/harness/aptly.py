@@ -87,7 +87,7 @@ class AptRepo:
         api_prefix = _api_prefix(prefix)
         published = {(p["Prefix"], p["Distribution"]) for p in self.api("GET", "/publish")}
         signing = {"Skip": True}
-        if (prefix, distribution) in published:
+        if (_prefix(prefix), distribution) in published:
             self.api("PUT", f"/publish/{api_prefix}/{distribution}", json={"Signing": signing})
         else:
             body = {
@@ -104,7 +104,7 @@ class AptRepo:
     # --- what apt sees ---------------------------------------------------------------------------------------
 
     def sources_line(self, distribution: str = DISTRIBUTION, component: str = COMPONENT, prefix: str = ".") -> str:
-        base = self.public_url if prefix in ("", ".") else f"{self.public_url}/{prefix.strip('/')}"
+        base = self.public_url if _prefix(prefix) == "." else f"{self.public_url}/{_prefix(prefix)}"
         return f"deb [trusted=yes] {base}/ {distribution} {component}"
 
     def apt_cache_policy(
@@ -213,11 +213,15 @@ class _ThrowawayApt:
         return found
 
 
+def _prefix(prefix: str) -> str:
+    """A publish prefix as aptly reports it: "." for the root of the published tree."""
+    return "." if prefix.strip("/") in ("", ".") else prefix.strip("/")
+
+
 def _api_prefix(prefix: str) -> str:
     # aptly's URL form of a publish prefix: "." is ":.", and "/" inside a prefix is written "_" ("_" itself "__").
-    if prefix in ("", "."):
-        return ":."
-    return prefix.strip("/").replace("_", "__").replace("/", "_")
+    prefix = _prefix(prefix)
+    return ":." if prefix == "." else prefix.replace("_", "__").replace("/", "_")
 
 
 def _write_config(path: Path, root_dir: Path) -> None:
