@@ -57,7 +57,8 @@ def test_deb_uploaded_through_aptly_api_is_visible_to_apt(apt_repo: AptRepo, run
     first = build_deb(tmp_path, "harness-hello", "1.0.0", "one\n")
     added = apt_repo.publish_deb(first, repo="harness")
     assert added == ["harness-hello_1.0.0_all added"]
-    assert apt_repo.api("GET", "/repos/harness/packages") == ["Pall harness-hello 1.0.0 " + _key_suffix(apt_repo)]
+    [key] = apt_repo.api("GET", "/repos/harness/packages")  # "P<arch> <name> <version> <hash>"
+    assert key.startswith("Pall harness-hello 1.0.0 ")
     assert (apt_repo.root_dir / "public" / "pool" / "main" / "h" / "harness-hello" / first.name).is_file()
 
     fetched = apt_repo.apt_get_visible("harness-hello", "1.0.0")
@@ -74,12 +75,6 @@ def test_deb_uploaded_through_aptly_api_is_visible_to_apt(apt_repo: AptRepo, run
     newest = apt_repo.apt_get_visible("harness-hello")
     assert newest is not None
     assert deb_file(newest, "./opt/harness-hello/VERSION") == "two\n"
-
-
-def _key_suffix(apt_repo: AptRepo) -> str:
-    # aptly's package key ends with a hash of the package's fields; read it rather than recompute aptly's scheme.
-    keys = apt_repo.api("GET", "/repos/harness/packages")
-    return str(keys[0]).rsplit(" ", 1)[-1]
 
 
 def test_published_under_a_prefix_and_distribution_of_its_own(apt_repo: AptRepo, tmp_path: Path) -> None:
