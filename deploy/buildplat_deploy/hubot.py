@@ -24,7 +24,6 @@ def objects(cfg: TeamConfig) -> list[Manifest]:
         "image": cfg.image("hubot"),
         "imagePullPolicy": "IfNotPresent",
         "env": [
-            {"name": "BUILDPLAT_HUBOT_ROOM", "value": cfg.hubot_room},
             {
                 "name": "BUILDPLAT_HUBOT_TOKEN",
                 "valueFrom": {"secretKeyRef": {"name": CREDENTIALS_SECRET, "key": "hubot-token", "optional": True}},
