@@ -26,6 +26,9 @@ COMMANDS: dict[str, str] = {
     "schema": "schema",
     "run": "run",
     "step": "step",
+    "render": "render",
+    "plan": "plan",
+    "sync": "sync",
 }
 
 

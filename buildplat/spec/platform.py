@@ -99,6 +99,8 @@ class SyncConfig:
     git_concurrency: int = 8
     jenkins_concurrency: int = 4
     delete_grace_seconds: int = 7 * 24 * 3600
+    # Unchanged jobs whose config.xml is read per cycle to catch edits made in the UI; None: 1% of them, at least 5.
+    drift_checks_per_cycle: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,10 +122,11 @@ class PlatformConfig:
         return self.namespaces[environment]
 
 
+# No kubeconfig credential by default: agents deploy with their pod's service account (deploy/ sets up the RBAC);
+# a team whose agents run outside the cluster names a secret-file credential in jenkins.credentials.kubernetes.
 DEFAULT_CREDENTIAL_IDS = {
     "registry": "buildplat-registry",
     "apt": "buildplat-apt",
-    "kubernetes": "buildplat-kubeconfig",
     "hubot": "buildplat-hubot",
 }
 
@@ -200,6 +203,7 @@ def from_document(doc: dict[str, Any], source: str) -> PlatformConfig:
             git_concurrency=sync_raw.get("git_concurrency", 8),
             jenkins_concurrency=sync_raw.get("jenkins_concurrency", 4),
             delete_grace_seconds=sync_raw.get("delete_grace_seconds", 7 * 24 * 3600),
+            drift_checks_per_cycle=sync_raw.get("drift_checks_per_cycle"),
         ),
     )
 

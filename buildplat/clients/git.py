@@ -1,0 +1,136 @@
+"""Bare mirrors of the team's repositories, fetched with GitPython; files read at a branch head without a checkout.
+
+One bare repository per repository URL under the mirror root (named by a digest of the URL, so no URL text ever
+becomes a path). A fetch updates only the configured branch. Failures are split in two: :class:`RepoGone` when the
+server answered that the repository or branch does not exist (the app went away), a retryable
+:class:`~buildplat.errors.ServiceError` for everything else (the server is down: keep what we have).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+from git.exc import BadName, BadObject
+
+from buildplat.errors import ServiceError
+
+SERVICE = "git"
+# What git prints when the server answered and said no (as opposed to not answering at all).
+_GONE = re.compile(
+    r"does not appear to be a git repository|repository not exported|repository '.*' not found|"
+    r"couldn't find remote ref|not found: did you run git update-server-info|no such repository",
+    re.IGNORECASE,
+)
+# Never ask a person for a password: a seed job has no terminal, and a prompt would hang the cycle.
+_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "true",
+    "SSH_ASKPASS": "true",
+    "GIT_SSH_COMMAND": "ssh -oBatchMode=yes",
+}
+
+
+class RepoGone(ServiceError):
+    """The server says the repository (or the branch) does not exist."""
+
+
+@dataclass(frozen=True)
+class FileAtHead:
+    head: str  # the commit the branch points at
+    content: bytes | None  # None: no such file at that commit
+
+
+class Mirrors:
+    """The mirror root: ``<root>/<digest of the URL>.git``."""
+
+    def __init__(self, root: Path, *, timeout: float = 300.0) -> None:
+        self.root = root
+        self.timeout = timeout
+
+    def path(self, url: str) -> Path:
+        return self.root / (hashlib.sha256(url.encode()).hexdigest()[:24] + ".git")
+
+    def fetch(self, url: str, branch: str) -> str:
+        """Bring the mirror's ``branch`` up to the server's and return its head commit."""
+        path = self.path(url)
+        if not path.is_dir():
+            self._create(path)
+        repo = git.Repo(path, odbt=git.GitDB)
+        try:
+            refspec = f"+refs/heads/{branch}:refs/heads/{branch}"
+            repo.git.fetch("--quiet", "--no-tags", "--", url, refspec, env=_ENV, kill_after_timeout=self.timeout)
+            return str(repo.commit(f"refs/heads/{branch}").hexsha)
+        except git.GitCommandError as exc:
+            text = _output(exc)
+            detail = " ".join(line.strip() for line in text.splitlines() if line.strip())[-400:]
+            if _GONE.search(text):
+                raise RepoGone(SERVICE, f"{url} (branch {branch}): {detail}") from exc
+            raise ServiceError(SERVICE, f"cannot fetch {url}: {detail or exc}", retryable=True) from exc
+        finally:
+            repo.close()
+
+    def read(self, url: str, rev: str, file: str) -> FileAtHead:
+        """``file`` (at the repository root) at ``rev`` (a commit, or ``refs/heads/<branch>``) in the mirror."""
+        repo = git.Repo(self.path(url), odbt=git.GitDB)
+        try:
+            commit = repo.commit(rev)
+            try:
+                blob = commit.tree / file
+            except KeyError:
+                return FileAtHead(commit.hexsha, None)
+            if blob.type != "blob":
+                return FileAtHead(commit.hexsha, None)
+            return FileAtHead(commit.hexsha, blob.data_stream.read())
+        except (ValueError, BadName, BadObject, git.GitError) as exc:
+            raise ServiceError(SERVICE, f"cannot read {file} from the mirror of {url}: {exc}", retryable=True) from exc
+        finally:
+            repo.close()
+
+    def prune(self, keep_urls: set[str]) -> list[Path]:
+        """Delete mirrors of repositories no longer configured; returns what was removed."""
+        if not self.root.is_dir():
+            return []
+        keep = {self.path(url).name for url in keep_urls}
+        removed = []
+        for entry in self.root.iterdir():
+            if entry.name.endswith(".git") and entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        return removed
+
+    def _create(self, path: Path) -> None:
+        # Made beside its final place and renamed into it, so a killed sync never leaves half a mirror there.
+        self.root.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(prefix=".new-", dir=self.root))
+        try:
+            git.Repo.init(temp, bare=True, mkdir=False).close()
+            os.replace(temp, path)
+        except OSError:
+            shutil.rmtree(temp, ignore_errors=True)
+            if not path.is_dir():  # another worker (or seed job) made it first: fine
+                raise
+
+
+def _output(exc: git.GitCommandError) -> str:
+    # GitPython wraps the streams as "\n  stderr: '...'"; keep only git's own words.
+    text = f"{exc.stderr or ''}\n{exc.stdout or ''}"
+    return re.sub(r"^\s*(stderr|stdout): '|'\s*$", "", text.strip(), flags=re.MULTILINE)
+
+
+def origin_url(checkout: Path) -> str | None:
+    """The ``origin`` remote of the git checkout holding ``checkout``, if there is one."""
+    try:
+        repo = git.Repo(checkout, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return None
+    try:
+        return str(repo.remotes.origin.url) if "origin" in repo.remotes else None
+    finally:
+        repo.close()

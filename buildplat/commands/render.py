@@ -1,0 +1,71 @@
+"""Print the Jenkins job configuration (config.xml) that `buildplat sync` would upload for an application.
+
+Rendered offline from the job templates with jenkins-job-builder, byte for byte what sync sends. PATH is an
+application checkout or its default.json (default: the current directory). With --config the team's folder and
+credential IDs come from the platform config, and the namespace is checked as sync checks it; without it, the
+defaults sync would use for a team named after the app's namespace. The repository URL is --repo, else the
+checkout's origin remote. With --out DIR the XML is written to DIR/<folder>/<app>/config.xml (the layout of
+`jenkins-jobs test --config-xml`) instead of printed. Exit status: 0 rendered, 1 invalid input, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from buildplat.errors import BuildplatError, UsageError
+
+HELP = "print the Jenkins job config.xml sync would upload for an app (offline)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", nargs="?", default=".", metavar="PATH", help="app checkout or default.json")
+    parser.add_argument("--config", metavar="FILE", help="the team's platform config (folder, credential IDs)")
+    parser.add_argument("--repo", metavar="URL", help="the repository URL the job checks out (default: origin)")
+    parser.add_argument("--branch", metavar="BRANCH", help="the branch it builds (default: from --config, or main)")
+    parser.add_argument("--out", metavar="DIR", help="write DIR/<folder>/<app>/config.xml instead of printing")
+    parser.add_argument("--templates", metavar="DIR", help="render with this job-templates directory")
+
+
+def run(args: argparse.Namespace) -> int:
+    from buildplat.clients.git import origin_url
+    from buildplat.jobs.inputs import Credentials, JobInputs, JobTarget
+    from buildplat.jobs.render import Renderer
+    from buildplat.jobs.templates import load_templates, packaged_templates
+    from buildplat.spec.model import load_app
+    from buildplat.spec.platform import load_platform_file
+
+    path = Path(args.path)
+    source_file = path / "default.json" if path.is_dir() else path
+    try:
+        source = source_file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {source_file}: {exc.strerror or exc}") from exc
+    app = load_app(source, str(source_file))
+    repo = args.repo or origin_url(source_file.parent) or source_file.parent.resolve().as_uri()
+    if args.config:
+        config = load_platform_file(Path(args.config))
+        if app.namespace != config.team:
+            raise BuildplatError(
+                f"{source_file}: namespace {app.namespace!r} is not the team {config.team!r} of {args.config}",
+                hint="sync rejects such a repository; a job goes only into its own team's Jenkins",
+            )
+        configured = {r.url: r.branch for r in config.repositories}
+        branch = args.branch or configured.get(repo, "main")
+        target = JobTarget(config.team, config.jenkins.folder, repo, branch, Credentials.from_platform(config))
+    else:
+        target = JobTarget(app.namespace, app.namespace, repo, args.branch or "main", Credentials())
+    templates = load_templates(Path(args.templates)) if args.templates else packaged_templates()
+    (job,) = Renderer(templates).render_jobs([JobInputs(app, source, target)])
+    if args.out:
+        out = Path(args.out) / job.folder / job.name / "config.xml"
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(job.xml, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from exc
+        print(out)
+    else:
+        sys.stdout.write(job.xml)
+    return 0

@@ -1,0 +1,75 @@
+"""Keep the team's Jenkins in line with its application repositories (what the team's seed job runs).
+
+Each cycle fetches every repository listed in the platform config (bare mirrors, no checkout), reads default.json
+at the branch head, validates it and checks its namespace is this team's, makes sure Jenkins has the plugins and
+tools the team's buildfacts need, and creates or updates only the jobs whose inputs changed; jobs edited in the
+UI are put back, jobs of repositories that went away are disabled and, after the grace period, deleted, and an
+invalid default.json keeps the last good job and is announced once in the team's Hubot room.
+Exit status with --once: 0 when the cycle did all its work, 1 when something failed (it is retried next cycle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from buildplat.errors import UsageError
+
+HELP = "create and update the team's Jenkins jobs from its repositories (the seed job)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, metavar="FILE", help="the team's platform config")
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--once", action="store_true", help="run one cycle and exit")
+    when.add_argument(
+        "--interval",
+        type=float,
+        metavar="S",
+        help="seconds between cycles (default: sync.interval_seconds of the platform config)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from buildplat.spec.platform import load_platform_file
+    from buildplat.sync.runner import SyncLoop, open_engine, terminal_or_none
+
+    if args.interval is not None and args.interval <= 0:
+        raise UsageError(f"--interval must be positive, not {args.interval:g}")
+    config = load_platform_file(Path(args.config))
+    _log_to_stderr()
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda _signum, _frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        with open_engine(config) as engine:
+            interval = args.interval if args.interval is not None else float(config.sync.interval_seconds)
+            loop = SyncLoop(engine, interval, progress=terminal_or_none())
+            return loop.run(stop, once=args.once)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class _Stderr(logging.Handler):
+    """Writes to whatever sys.stderr is at the time (tests swap it), one line per record."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def _log_to_stderr() -> None:
+    """Our own logger, once per process; the root logger (where jenkins-job-builder chatters) is left alone."""
+    logger = logging.getLogger("buildplat")
+    if not any(isinstance(h, _Stderr) for h in logger.handlers):
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

@@ -1,0 +1,106 @@
+"""Carrying out the writes of a plan against Jenkins, ``sync.jenkins_concurrency`` at a time.
+
+Every action is independent and idempotent, so a failure half-way (or a kill) leaves Jenkins with some jobs done
+and some not; the next cycle's listing shows which, and does the rest. Races with a second seed job end the same
+way: a create that finds the name taken reads the job, and if it carries our fingerprint, there is nothing to do.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from buildplat.clients.jenkins import ItemExists, ItemMissing, JenkinsClient
+from buildplat.errors import ServiceError
+from buildplat.jobs import marker
+from buildplat.jobs.compare import config_digest, description_of, with_description, with_disabled
+from buildplat.jobs.render import RenderedJob, Renderer
+from buildplat.sync.reconcile import Action
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    ok: bool
+    detail: str = ""  # why it failed, or a note ("another seed job had done it")
+    written: tuple[str, str] | None = None  # (fingerprint, canonical digest) of a job config we wrote
+
+    @property
+    def skipped(self) -> bool:
+        return not self.ok and self.detail == STOPPED
+
+
+STOPPED = "not done: sync is stopping"
+
+
+class Applier:
+    def __init__(self, jenkins: JenkinsClient, folder: str, renderer: Renderer, concurrency: int) -> None:
+        self.jenkins = jenkins
+        self.folder = folder
+        self.renderer = renderer
+        self.concurrency = concurrency
+
+    def render(self, actions: list[Action]) -> dict[str, RenderedJob]:
+        """The config of every create and update, rendered in one pass; paused jobs stay paused."""
+        todo = [a for a in actions if a.kind in ("create", "update") and a.inputs is not None]
+        rendered = self.renderer.render_jobs([a.inputs for a in todo if a.inputs is not None])
+        result: dict[str, RenderedJob] = {}
+        for action, job in zip(todo, rendered, strict=True):
+            paused = RenderedJob(job.folder, job.name, with_disabled(job.xml, True), job.fingerprint)
+            result[job.name] = paused if action.keep_disabled else job
+        return result
+
+    def apply(self, actions: list[Action], rendered: dict[str, RenderedJob], stop: threading.Event) -> list[Outcome]:
+        def one(action: Action) -> Outcome:
+            if stop.is_set():
+                return Outcome(action, False, STOPPED)
+            try:
+                return self._one(action, rendered)
+            except ServiceError as exc:
+                return Outcome(action, False, exc.message)
+
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="jenkins") as pool:
+            return list(pool.map(one, actions))
+
+    def _one(self, action: Action, rendered: dict[str, RenderedJob]) -> Outcome:
+        assert action.job is not None
+        name = action.job
+        if action.kind == "delete":
+            self.jenkins.delete_item(self.folder, name)
+            return Outcome(action, True)
+        if action.kind == "disable":
+            return self._disable(action, name)
+        job = rendered[name]
+        written = (job.fingerprint, config_digest(job.xml))
+        if action.kind == "create":
+            try:
+                self.jenkins.create_item(self.folder, name, job.xml)
+            except ItemExists:
+                return self._taken(action, job, written)
+            return Outcome(action, True, written=written)
+        try:
+            self.jenkins.update_item(self.folder, name, job.xml)
+        except ItemMissing:  # deleted by hand since the listing
+            self.jenkins.create_item(self.folder, name, job.xml)
+        return Outcome(action, True, written=written)
+
+    def _taken(self, action: Action, job: RenderedJob, written: tuple[str, str]) -> Outcome:
+        stored = self.jenkins.get_config(self.folder, job.name)
+        found = marker.parse(description_of(stored)) if stored is not None else None
+        if found is None:
+            return Outcome(action, False, "a job of that name appeared and is not managed by buildplat; left alone")
+        if found.fingerprint == job.fingerprint:
+            return Outcome(action, True, "another seed job had created it", written=written)
+        self.jenkins.update_item(self.folder, job.name, job.xml)
+        return Outcome(action, True, "another seed job had created it; updated", written=written)
+
+    def _disable(self, action: Action, name: str) -> Outcome:
+        stored = self.jenkins.get_config(self.folder, name)
+        if stored is None:
+            return Outcome(action, True, "already gone")
+        description = description_of(stored) or ""
+        assert action.orphaned_since is not None
+        changed = with_description(stored, marker.with_orphaned(description, action.orphaned_since), disabled=True)
+        self.jenkins.update_item(self.folder, name, changed)
+        return Outcome(action, True)
