@@ -1,7 +1,8 @@
 """Bare mirrors of the team's repositories, fetched with GitPython; files read at a branch head without a checkout.
 
 One bare repository per repository URL under the mirror root (named by a digest of the URL, so no URL text ever
-becomes a path). A fetch updates only the configured branch. Failures are split in two: :class:`RepoGone` when the
+becomes a path). A fetch updates only the configured branch and costs one git process; reading default.json at a
+commit costs one more, and only when the head moved. Failures are split in two: :class:`RepoGone` when the
 server answered that the repository or branch does not exist (the app went away), a retryable
 :class:`~buildplat.errors.ServiceError` for everything else (the server is down: keep what we have).
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import git
-from git.exc import BadName, BadObject
+from git.refs.symbolic import SymbolicReference
 
 from buildplat.errors import ServiceError
 
@@ -28,6 +29,8 @@ _GONE = re.compile(
     r"couldn't find remote ref|not found: did you run git update-server-info|no such repository",
     re.IGNORECASE,
 )
+# cat-file's words for "there is no such file at that commit" (or it is a directory).
+_NO_FILE = re.compile(r"does not exist in|exists on disk, but not in|bad file|Not a valid object name", re.IGNORECASE)
 # Never ask a person for a password: a seed job has no terminal, and a prompt would hang the cycle.
 _ENV = {
     "GIT_TERMINAL_PROMPT": "0",
@@ -62,36 +65,38 @@ class Mirrors:
         path = self.path(url)
         if not path.is_dir():
             self._create(path)
-        repo = git.Repo(path, odbt=git.GitDB)
+        repo = git.Repo(path)
         try:
-            refspec = f"+refs/heads/{branch}:refs/heads/{branch}"
-            repo.git.fetch("--quiet", "--no-tags", "--", url, refspec, env=_ENV, kill_after_timeout=self.timeout)
-            return str(repo.commit(f"refs/heads/{branch}").hexsha)
+            ref = f"refs/heads/{branch}"
+            repo.git.fetch(
+                "--quiet", "--no-tags", "--", url, f"+{ref}:{ref}", env=_ENV, kill_after_timeout=self.timeout
+            )
+            # Read from the ref file itself: resolving through the object database would start a git process.
+            return str(SymbolicReference.dereference_recursive(repo, ref))
         except git.GitCommandError as exc:
             text = _output(exc)
             detail = " ".join(line.strip() for line in text.splitlines() if line.strip())[-400:]
             if _GONE.search(text):
                 raise RepoGone(SERVICE, f"{url} (branch {branch}): {detail}") from exc
             raise ServiceError(SERVICE, f"cannot fetch {url}: {detail or exc}", retryable=True) from exc
+        except (OSError, ValueError) as exc:
+            raise ServiceError(SERVICE, f"the mirror of {url} is damaged: {exc}", retryable=True) from exc
         finally:
             repo.close()
 
-    def read(self, url: str, rev: str, file: str) -> FileAtHead:
-        """``file`` (at the repository root) at ``rev`` (a commit, or ``refs/heads/<branch>``) in the mirror."""
-        repo = git.Repo(self.path(url), odbt=git.GitDB)
+    def read(self, url: str, commit: str, file: str) -> FileAtHead:
+        """``file`` (at the repository root) at ``commit`` in the mirror; content None if it is not a file there."""
+        repo = git.Repo(self.path(url))
         try:
-            commit = repo.commit(rev)
-            try:
-                blob = commit.tree / file
-            except KeyError:
-                return FileAtHead(commit.hexsha, None)
-            if blob.type != "blob":
-                return FileAtHead(commit.hexsha, None)
-            return FileAtHead(commit.hexsha, blob.data_stream.read())
-        except (ValueError, BadName, BadObject, git.GitError) as exc:
-            raise ServiceError(SERVICE, f"cannot read {file} from the mirror of {url}: {exc}", retryable=True) from exc
+            data = repo.git.cat_file("blob", f"{commit}:{file}", stdout_as_string=False, env=_ENV)
+        except git.GitCommandError as exc:
+            text = _output(exc)
+            if _NO_FILE.search(text):
+                return FileAtHead(commit, None)
+            raise ServiceError(SERVICE, f"cannot read {file} from the mirror of {url}: {text}", retryable=True) from exc
         finally:
             repo.close()
+        return FileAtHead(commit, bytes(data))
 
     def prune(self, keep_urls: set[str]) -> list[Path]:
         """Delete mirrors of repositories no longer configured; returns what was removed."""

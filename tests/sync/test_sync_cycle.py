@@ -1,0 +1,209 @@
+"""sync against the Jenkins double and real git repositories: create, no-op, update, drift, rename, removal."""
+
+from __future__ import annotations
+
+from buildplat.jobs import marker
+from buildplat.jobs.compare import same_config
+from tests.jenkins_double import JenkinsDouble
+from tests.sync.helpers import TEAM, Team, app_doc, dump, kinds
+
+DAY = 24 * 3600.0
+
+
+def test_first_sync_creates_the_folder_and_one_job_per_app(team: Team, jenkins_double: JenkinsDouble) -> None:
+    team.add_app("alpha")
+    team.add_app("beta")
+    report = team.cycle()
+    assert report.ok, report
+    assert kinds(report) == {"alpha": "create", "beta": "create"}
+    assert {"team", "team/alpha", "team/beta"} <= set(jenkins_double.jobs)
+    assert jenkins_double.jobs["team"].type.folder
+    config = jenkins_double.jobs.config("team/alpha")
+    found = marker.parse(_description(config))
+    assert found is not None
+    assert found.repo == team.urls[0]
+    assert found.branch == "main"
+    assert "<org.jenkinsci.plugins.workflow.job.properties.DisableConcurrentBuildsJobProperty/>" in config
+    assert "buildplat step build" in config
+
+
+def test_second_sync_with_nothing_changed_writes_nothing(team: Team, jenkins_double: JenkinsDouble) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        team.add_app(name)
+    team.cycle()
+    team.sync["drift_checks_per_cycle"] = 0
+    jenkins_double.reset_log()
+    report = team.cycle()
+    assert report.ok
+    assert set(kinds(report).values()) == {"unchanged"}
+    assert jenkins_double.requests.writes() == []
+    # One listing of the folder gives every job's fingerprint: nothing else is read.
+    assert [str(r) for r in jenkins_double.requests] == [
+        "GET /job/team/api/json?tree=description,jobs[name,description,color] -> 200"
+    ]
+
+
+def test_a_changed_default_json_updates_only_its_job(team: Team, jenkins_double: JenkinsDouble) -> None:
+    team.add_app("alpha")
+    team.add_app("beta")
+    team.cycle()
+    before = jenkins_double.jobs.config("team/beta")
+    doc = app_doc("alpha", application={"name": "alpha", "type": "http_api", "version": "2.x.x"})
+    team.repos.commit("alpha", {"default.json": dump(doc)})
+    jenkins_double.reset_log()
+    report = team.cycle()
+    assert kinds(report) == {"alpha": "update", "beta": "unchanged"}
+    writes = jenkins_double.requests.writes()
+    assert [w.path for w in writes] == ["/job/team/job/alpha/config.xml"]
+    assert "default.json changed" in next(a.reason for a in report.actions if a.job == "alpha")
+    assert jenkins_double.jobs.config("team/beta") == before
+
+
+def test_an_edit_in_the_ui_is_put_back_and_reported(team: Team, jenkins_double: JenkinsDouble) -> None:
+    team.add_app("alpha")
+    team.cycle()
+    written = jenkins_double.jobs.config("team/alpha")
+    edited = written.replace("buildplat step build", "rm -rf / # buildplat step build")
+    jenkins_double.edit_in_ui("team/alpha", edited)
+    assert "rm -rf" in jenkins_double.jobs.config("team/alpha")
+    report = team.cycle()
+    action = next(a for a in report.actions if a.job == "alpha")
+    assert action.kind == "update"
+    assert "edited in Jenkins" in action.reason
+    restored = jenkins_double.jobs.config("team/alpha")
+    assert "rm -rf" not in restored
+    assert same_config(restored, written)
+    # Put back once: the next cycle finds it as written.
+    assert kinds(team.cycle()) == {"alpha": "unchanged"}
+
+
+def test_a_job_paused_in_jenkins_stays_paused_through_an_update(team: Team, jenkins_double: JenkinsDouble) -> None:
+    team.add_app("alpha")
+    team.cycle()
+    with jenkins_double.state.lock:
+        jenkins_double.state.set_disabled(jenkins_double.jobs["team/alpha"], True)
+    assert kinds(team.cycle()) == {"alpha": "unchanged"}  # pausing is not an edit to undo
+    team.repos.commit("alpha", {"default.json": dump(app_doc("alpha", build_command="make all"))})
+    report = team.cycle()
+    assert kinds(report) == {"alpha": "update"}
+    assert jenkins_double.jobs["team/alpha"].disabled
+
+
+def test_renamed_app_gets_a_new_job_and_the_old_one_is_disabled(team: Team, jenkins_double: JenkinsDouble) -> None:
+    team.add_app("alpha")
+    team.cycle()
+    team.repos.commit("alpha", {"default.json": dump(app_doc("omega"))})
+    report = team.cycle()
+    assert kinds(report) == {"omega": "create", "alpha": "disable"}
+    assert "renamed to 'omega'" in next(a.reason for a in report.actions if a.job == "alpha")
+    assert jenkins_double.jobs["team/alpha"].disabled
+    assert not jenkins_double.jobs["team/omega"].disabled
+
+
+def test_removed_repository_is_disabled_then_deleted_after_the_grace_period(
+    team: Team, jenkins_double: JenkinsDouble
+) -> None:
+    team.sync["delete_grace_seconds"] = 7 * 24 * 3600
+    team.add_app("alpha")
+    team.add_app("beta")
+    team.cycle(clock=1_000 * DAY)
+    team.urls.remove(team.repos.url("beta"))
+    report = team.cycle(clock=1_000 * DAY)
+    assert kinds(report) == {"alpha": "unchanged", "beta": "disable"}
+    assert jenkins_double.jobs["team/beta"].disabled
+    stamped = marker.parse(_description(jenkins_double.jobs.config("team/beta")))
+    assert stamped is not None
+    assert stamped.orphaned_since == 1_000 * DAY
+    # Within the grace period it waits (no write), after it the job goes.
+    jenkins_double.reset_log()
+    waiting = team.cycle(clock=1_006 * DAY)
+    assert kinds(waiting)["beta"] == "unchanged"
+    assert "deleted after" in next(a.reason for a in waiting.actions if a.job == "beta")
+    assert jenkins_double.requests.writes() == []
+    gone = team.cycle(clock=1_007 * DAY + 1)
+    assert kinds(gone)["beta"] == "delete"
+    assert "team/beta" not in jenkins_double.jobs
+    assert "team/alpha" in jenkins_double.jobs
+
+
+def test_repository_deleted_on_the_server_disables_its_job(team: Team, jenkins_double: JenkinsDouble) -> None:
+    team.add_app("alpha")
+    team.add_app("beta")
+    team.cycle()
+    team.repos.delete("beta")
+    report = team.cycle()
+    assert kinds(report)["beta"] == "disable"
+    assert "repository is gone" in next(a.reason for a in report.actions if a.job == "beta")
+    assert jenkins_double.jobs["team/beta"].disabled
+    # It comes back: the job is enabled again, without the orphan mark.
+    team.repos.create("beta", {"default.json": dump(app_doc("beta"))})
+    report = team.cycle()
+    assert kinds(report)["beta"] == "update"
+    assert not jenkins_double.jobs["team/beta"].disabled
+    assert marker.parse(_description(jenkins_double.jobs.config("team/beta"))).orphaned_since is None  # type: ignore[union-attr]
+
+
+def test_unreachable_repository_keeps_its_job(team: Team, jenkins_double: JenkinsDouble) -> None:
+    team.add_app("alpha")
+    team.cycle()
+    team.urls.append("git://127.0.0.1:1/nowhere.git")
+    report = team.cycle()
+    assert not report.ok  # the cycle could not do everything
+    assert kinds(report)["alpha"] == "unchanged"
+    error = next(a for a in report.actions if a.kind == "error")
+    assert "cannot fetch git://127.0.0.1:1/nowhere.git" in error.reason
+    assert not jenkins_double.jobs["team/alpha"].disabled
+
+
+def test_unmanaged_job_with_the_same_name_is_left_alone(team: Team, jenkins_double: JenkinsDouble) -> None:
+    import requests
+
+    own = "<flow-definition plugin='workflow-job'><description>hand made</description></flow-definition>"
+    auth = (jenkins_double.user, jenkins_double.token)
+    folder = "<com.cloudbees.hudson.plugins.folder.Folder/>"
+    for path, body in ((f"createItem?name={TEAM}", folder), (f"job/{TEAM}/createItem?name=alpha", own)):
+        answer = requests.post(
+            jenkins_double.url + path, data=body, auth=auth, headers={"Content-Type": "text/xml"}, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+    before = jenkins_double.jobs.config("team/alpha")
+    team.add_app("alpha")
+    report = team.cycle()
+    assert kinds(report) == {"alpha": "conflict"}
+    assert "not managed by buildplat" in report.actions[0].reason
+    assert jenkins_double.jobs.config("team/alpha") == before
+    assert all("/job/team/job/alpha" not in w.path for w in jenkins_double.requests.writes())
+
+
+def test_plugins_requested_are_only_the_missing_ones(team: Team, jenkins_double: JenkinsDouble) -> None:
+    installed_before = set(jenkins_double.plugins.installed)
+    team.add_app("alpha")
+    report = team.cycle()
+    assert report.ok
+    (request,) = jenkins_double.plugins.install_requests
+    assert set(request) == {
+        "credentials-binding", "gradle", "junit", "nodejs", "pipeline-maven", "workflow-aggregator",
+    }  # fmt: skip
+    assert not set(request) & installed_before  # git, kubernetes, cloudbees-folder are there already
+    # The tool installations went through the script console, once.
+    (script,) = jenkins_double.scripts.runs
+    assert "hudson.model.JDK" in script.script
+    assert "jenkins.plugins.nodejs.tools.NodeJSInstallation" in script.script
+    team.cycle()
+    assert len(jenkins_double.plugins.install_requests) == 1
+    assert len(jenkins_double.scripts.runs) == 1
+
+
+def test_generated_job_never_contains_the_jenkins_token(team: Team, jenkins_double: JenkinsDouble) -> None:
+    team.add_app("alpha")
+    team.cycle()
+    for name in jenkins_double.jobs:
+        assert jenkins_double.token not in jenkins_double.jobs.config(name)
+    for entry in jenkins_double.requests:
+        assert jenkins_double.token.encode() not in entry.body
+
+
+def _description(config: str) -> str | None:
+    from buildplat.jobs.compare import description_of
+
+    return description_of(config)
