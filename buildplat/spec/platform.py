@@ -90,6 +90,8 @@ class KubernetesConfig:
     kubeconfig: str | None = None
     context: str | None = None
     rollout_timeout_seconds: int = 300
+    progress_deadline_seconds: int = 180  # the Deployments' progressDeadlineSeconds
+    failure_grace_seconds: int = 15  # how long a pod may look failed (CrashLoopBackOff, …) before the rollout fails
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,11 @@ def from_document(doc: dict[str, Any], source: str) -> PlatformConfig:
         apt=apt,
         hubot=hubot,
         kubernetes=KubernetesConfig(
-            kube_raw.get("kubeconfig"), kube_raw.get("context"), kube_raw.get("rollout_timeout_seconds", 300)
+            kube_raw.get("kubeconfig"),
+            kube_raw.get("context"),
+            kube_raw.get("rollout_timeout_seconds", 300),
+            kube_raw.get("progress_deadline_seconds", 180),
+            kube_raw.get("failure_grace_seconds", 15),
         ),
         sync=SyncConfig(
             interval_seconds=sync_raw.get("interval_seconds", 300),
