@@ -9,8 +9,9 @@ statement's value is not null (RemotingDiagnostics). The double understands only
   ``getNeededDependencies().each{it.deploy()}`` form too); for an unknown plugin Groovy's NullPointerException is
   printed and the script stops, as in Jenkins.
 
-Any other statement is recorded in ``ScriptRun.unknown`` and does nothing (value null). Tests can answer whole
-scripts themselves with ``answer(pattern, output)``: the first pattern found in the script wins.
+Tests teach it more with ``answer(pattern, output)``: a statement in which the pattern is found prints ``output``
+(a string, or a function of the statement) and has the value null; the first matching pattern wins. Any other
+statement is recorded in ``ScriptRun.unknown`` and does nothing (value null).
 """
 
 from __future__ import annotations
@@ -67,11 +68,6 @@ class ScriptConsole:
         self.answers.append((re.compile(pattern) if isinstance(pattern, str) else pattern, output))
 
     def run(self, script: str, user: str | None) -> str:
-        for pattern, output in self.answers:
-            if pattern.search(script):
-                text = output(script) if callable(output) else output
-                self.runs.append(ScriptRun(script, user, text))
-                return text
         run = ScriptRun(script, user, "")
         out: list[str] = []
         value: object = None
@@ -87,6 +83,10 @@ class ScriptConsole:
         return run.output
 
     def _statement(self, statement: str, out: list[str], run: ScriptRun) -> tuple[object, bool]:
+        for pattern, output in self.answers:
+            if pattern.search(statement):
+                out.append(output(statement) if callable(output) else output)
+                return None, False
         printed = _PRINT.fullmatch(statement)
         if printed:
             text = printed.group(2) if printed.group(2) is not None else printed.group(3)
