@@ -16,11 +16,13 @@ reads to find the apps built on a base (see ``image_config``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,11 +112,23 @@ def assemble(
     tag: str,
 ) -> Pushed:
     """Base image + app layer -> ``target_repository:tag``, pushed blobs first, manifest, then the tag."""
-    base_name = base.describe(base_repository, base_reference)
-    base_manifest = base.get_manifest(base_repository, base_reference)
-    base_config = json.loads(base.get_blob(base_repository, base_manifest.config.digest))
-    ctx.say(f"image: base {base_name} ({base_manifest.digest})")
-    layer = build_layer(deb, ctx.out / f".image-layer-{deb.package}.tar.gz")
+    scratch = ctx.out / f".image-layer-{deb.package}.tar.gz"
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-layer") as worker:
+        building = worker.submit(build_layer, deb, scratch)  # CPU work, overlapped with the registry calls below
+        try:
+            base_name = base.describe(base_repository, base_reference)
+            base_manifest = base.get_manifest(base_repository, base_reference)
+            base_config = json.loads(base.get_blob(base_repository, base_manifest.config.digest))
+            ctx.say(f"image: base {base_name} ({base_manifest.digest})")
+            moved = sum(not target.copy_blob(target_repository, d, base, base_repository) for d in base_manifest.layers)
+            ctx.say(f"image: {len(base_manifest.layers)} base layer(s) in place, {moved} of them copied")
+            layer = building.result()
+        except BaseException:
+            building.cancel()
+            with contextlib.suppress(BaseException):
+                building.result()
+            scratch.unlink(missing_ok=True)
+            raise
     try:
         ctx.say(f"image: app layer {layer.digest} ({_size(layer.size)}) from {deb.package} {deb.version}")
         meta = ImageMetadata(
@@ -132,8 +146,6 @@ def assemble(
         config_blob = Descriptor(oci.OCI_CONFIG, oci.sha256_digest(config), len(config))
         layer_blob = Descriptor(oci.OCI_LAYER_GZIP, layer.digest, layer.size)
         manifest = oci.canonical_json(image_manifest(base_manifest, config_blob, layer_blob, meta))
-        moved = sum(not target.copy_blob(target_repository, d, base, base_repository) for d in base_manifest.layers)
-        ctx.say(f"image: {len(base_manifest.layers)} base layer(s) in place, {moved} of them copied")
         target.put_blob(target_repository, layer.digest, layer.path)
         target.put_blob(target_repository, config_blob.digest, config)
     finally:

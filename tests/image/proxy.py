@@ -9,7 +9,9 @@ point back at the proxy) unless a rule answers it first:
 - ``auth="bearer"``: ``/v2/`` requests need a token from ``/token`` (got with Basic credentials), as
   ``Www-Authenticate: Bearer realm=…,service=…,scope=…`` says.
 
-Everything it saw is in ``seen`` (method, path, status, whether an Authorization header came with it).
+Everything it saw is in ``seen`` (method, path, status, whether an Authorization header came with it), and
+``uploaded`` counts the body bytes of every blob upload (PATCH and PUT to ``/blobs/uploads/``) by the digest the
+upload finished with, whoever the client is (the image stage, dockerd): the benchmark measures both with it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Proxy:
     seen: list[tuple[str, str, int, bool]] = field(default_factory=list)
     injected: int = 0
     tokens: set[str] = field(default_factory=set)
+    uploaded: dict[str, int] = field(default_factory=dict)  # blob digest -> body bytes sent for it
+    _sessions: dict[str, int] = field(default_factory=dict)  # upload session path -> bytes so far
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -81,8 +85,11 @@ class Proxy:
 
     # -- request handling ----------------------------------------------------------------------------------
     def handle(self, request: BaseHTTPRequestHandler) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length) if length else b""
+        if request.headers.get("Transfer-Encoding", "").lower() == "chunked":  # dockerd streams layer uploads
+            body = _read_chunked(request)
+        else:
+            length = int(request.headers.get("Content-Length") or 0)
+            body = request.rfile.read(length) if length else b""
         path = urlsplit(request.path).path
         has_auth = "Authorization" in request.headers
         if self.auth == "bearer" and path == "/token":
@@ -100,13 +107,29 @@ class Proxy:
             headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else {}
             body_out = json.dumps({"errors": [{"code": "UNKNOWN", "message": "injected failure"}]}).encode()
             return self._answer(request, rule.status, body_out, headers, has_auth)
+        if "/blobs/uploads/" in path and request.command in ("PATCH", "PUT"):
+            self._count(request, path, len(body))
         self._forward(request, body, has_auth)
         return None
 
+    def _count(self, request: BaseHTTPRequestHandler, path: str, size: int) -> None:
+        from urllib.parse import parse_qs
+
+        with self.lock:
+            self._sessions[path] = self._sessions.get(path, 0) + size
+            if request.command == "PUT":
+                digest = parse_qs(urlsplit(request.path).query).get("digest", ["?"])[0]
+                self.uploaded[digest] = self.uploaded.get(digest, 0) + self._sessions.pop(path)
+
     def _forward(self, request: BaseHTTPRequestHandler, body: bytes, has_auth: bool) -> None:
         connection = http.client.HTTPConnection(self.upstream, timeout=60)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("authorization", "connection")}
-        connection.request(request.command, request.path, body=body or None, headers=headers)
+        connection.putrequest(request.command, request.path, skip_host=True, skip_accept_encoding=True)
+        dropped = ("authorization", "connection", "transfer-encoding", "content-length")
+        for key, value in request.headers.items():  # repeated headers (dockerd sends several Accept) stay repeated
+            if key.lower() not in dropped:
+                connection.putheader(key, value)
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body or None)
         reply = connection.getresponse()
         data = reply.read()
         passed = {
@@ -174,3 +197,15 @@ class Proxy:
         return self._answer(
             request, 200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"}, True
         )
+
+
+def _read_chunked(request: BaseHTTPRequestHandler) -> bytes:
+    parts = []
+    while True:
+        size = int(request.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while request.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(parts)
+        parts.append(request.rfile.read(size))
+        request.rfile.readline()
