@@ -23,6 +23,8 @@ from buildplat.spec.model import AppSpec, load_app_file
 from buildplat.stages.context import STAGES, PipelineState, StageContext
 
 LOG_FILE = "run.log"
+# Locally, promotion goes as far as CI goes without a human: to stage. Prod needs an approval.
+LOCAL_OPTIONS = {"promote": {"environment": "stage"}}
 HELP = "run the whole pipeline locally with no servers: deb, apt repository, image, manifests"
 
 
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 ctx.say(f"{stage}: not part of this version of buildplat yet, so the run stops here")
                 break
             try:
-                run_stage(stage, ctx, state)
+                run_stage(stage, ctx, state, LOCAL_OPTIONS.get(stage))
             except BuildplatError as exc:
                 if not args.verbose and log.tell() > 0:
                     exc.hint = f"{exc.hint}; " if exc.hint else ""
@@ -136,8 +138,10 @@ def _summary(ctx: StageContext, state: PipelineState, stopped: str | None, secon
         layout = Path(str(state.image.get("layout") or ctx.out / "image"))
         tag = state.image.get("tag") or ctx.version
         port = f" -p {ctx.app.runtime.port}:{ctx.app.runtime.port}" if ctx.app.is_http else ""
+        local_name = f"buildplat-local/{ctx.app.name}:{tag}"
         ctx.say(f"  image:      oci:{_shown(layout)}:{tag} (digest {state.image.get('digest')})")
-        ctx.say(f"              run it: podman run --rm{port} oci:{_shown(layout)}:{tag}")
+        ctx.say(f"              run it: skopeo copy oci:{_shown(layout)}:{tag} docker-daemon:{local_name}")
+        ctx.say(f"                      docker run --rm{port} {local_name}")
     manifests = ctx.out / "manifests"
     if manifests.is_dir():
         ctx.say(f"  manifests:  {_shown(manifests)}/")

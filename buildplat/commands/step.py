@@ -47,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--engine", choices=("registry", "docker"), default="registry", help="image: how to build (default: registry)"
     )
+    parser.add_argument("--to", choices=("stage", "prod"), help="promote: the environment to promote to (required)")
+    parser.add_argument(
+        "--approved-by", metavar="USER", help="promote --to prod: who approved it ($BUILDPLAT_APPROVED_BY)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,9 +87,29 @@ def run(args: argparse.Namespace) -> int:
         pipeline_result=args.result,
     )
     state = _state_for(stage, ctx, PipelineState.load(out))
-    options: dict[str, Any] = {"engine": args.engine} if stage == "image" and args.engine != "registry" else {}
+    options = _stage_options(stage, args)
     run_stage(stage, ctx, state, options)
     return EXIT_OK
+
+
+def _stage_options(stage: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments only one stage takes, checked here so a wrong combination is a usage error."""
+    if (args.to or args.approved_by) and stage != "promote":
+        raise UsageError("--to and --approved-by are options of the promote stage only")
+    if args.result and stage != "notify":
+        raise UsageError("--result is an option of the notify stage only")
+    if args.service_url and stage != "verify":
+        raise UsageError("--service-url is an option of the verify stage only")
+    if stage == "image" and args.engine != "registry":
+        return {"engine": args.engine}
+    if stage == "promote":
+        if not args.to:
+            raise UsageError("promote needs --to stage or --to prod")
+        options: dict[str, Any] = {"environment": args.to}
+        if args.approved_by:
+            options["approved_by"] = args.approved_by
+        return options
+    return {}
 
 
 def _build_number(given: int | None) -> int:

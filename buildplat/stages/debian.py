@@ -7,7 +7,8 @@ Choices (documented here because users see them in ``dpkg -s``):
 - ``Section: misc``, ``Priority: optional``; ``Depends`` lists the primary buildfact's runtime packages.
 - ``Architecture: all`` unless the payload holds ELF binaries, then the build machine's architecture.
 - A one-entry ``changelog.gz`` and a machine-readable ``copyright`` (lintian insists on both, and they are cheap).
-- A lintian override for ``dir-or-file-in-opt``: installing under ``/opt/<name>/`` is the platform's layout.
+- Lintian overrides for ``dir-or-file-in-opt`` (and ``jar-not-in-usr-share`` when there are jars): installing
+  under ``/opt/<name>/`` is the platform's layout.
 
 Everything here is a pure function of its inputs, so the package is reproducible.
 """
@@ -20,6 +21,7 @@ import io
 import re
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from buildplat.spec.model import AppSpec
 
@@ -70,11 +72,11 @@ class ControlFields:
 
 def changelog_gz(app: AppSpec, version: str, build_number: int, commit: str | None, epoch: int) -> bytes:
     """A Debian changelog with one entry for this build, gzip-compressed without a timestamp."""
-    built_from = f" from commit {one_line(commit)[:40]}" if commit else ""
+    built_from = f" from commit {one_line(commit)[:12]}" if commit else ""
     text = (
         f"{app.name} ({version}) unstable; urgency=medium\n\n"
-        f"  * Build {build_number} of {app.full_name}{built_from}.\n\n"
-        f" -- {maintainer(app)}  {email.utils.formatdate(epoch, usegmt=False)}\n"
+        f"  * Build {build_number}{built_from}.\n\n"
+        f" -- {maintainer(app)}  {email.utils.format_datetime(datetime.fromtimestamp(epoch, UTC))}\n"
     )
     return deterministic_gzip(text.encode("utf-8"))
 
@@ -93,11 +95,14 @@ def copyright_text(app: AppSpec, epoch: int) -> str:
     )
 
 
-def lintian_overrides(app: AppSpec) -> str:
-    return (
-        "# buildplat installs every application under /opt/<name>/ (its standard layout).\n"
-        f"{app.name}: dir-or-file-in-opt\n"
-    )
+def lintian_overrides(app: AppSpec, *, has_jars: bool) -> str:
+    lines = [
+        "# buildplat installs every application under /opt/<name>/ (its standard layout).",
+        f"{app.name}: dir-or-file-in-opt",
+    ]
+    if has_jars:
+        lines.append(f"{app.name}: jar-not-in-usr-share")
+    return "\n".join(lines) + "\n"
 
 
 def md5sums(entries: list[tuple[str, str]]) -> str:

@@ -94,9 +94,16 @@ def run_notify(ctx: StageContext, state: PipelineState) -> None:
 
 
 def message(payload: dict[str, Any]) -> str:
-    text = f"{payload['app']} {payload['version']}: {payload['result']} at {payload['stage']}"
-    if payload.get("reason"):
-        text += f" ({payload['reason']})"
+    """The notification as one line of text (what the console shows locally)."""
+    head = f"{payload['app']} {payload['version']}: "
+    if payload["result"] == "failure":
+        text = head + f"the pipeline failed at {payload['stage']}"
+        if payload.get("reason"):
+            text += f": {payload['reason']}"
+    elif payload["result"] == "fixed":
+        text = head + f"the pipeline is fixed, it succeeded again (through {payload['stage']})"
+    else:
+        text = head + f"the pipeline succeeded (through {payload['stage']})"
     if payload.get("link"):
         text += f" {payload['link']}"
     return text

