@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,9 @@ import jenkins
 import pytest
 import requests
 
+from tests.harness.groovy import java_home
 from tests.harness.jenkins import jenkins_jobs_ini
-from tests.jenkins_double import JenkinsDouble
+from tests.jenkins_double import JenkinsDouble, xmlconfig
 from tests.jenkins_double.security import READ, READ_ONLY
 from tests.test_real_jenkins import FOLDER_XML, jobs_yaml, pipeline_xml
 
@@ -174,7 +176,7 @@ def test_create_folder_by_mode_redirects_and_is_saved_by_jenkins(jenkins_double:
         ("a%b", "%  is an unsafe character"),
         ("a;b", ";  is an unsafe character"),
         ("app.", "A name cannot end with  . "),
-        ("a\x01b", "No control code is allowed: a\\x01b"),
+        ("a\x01b", "No control code is allowed: a\\u1;b"),
         ("App", "A job already exists with the name  App "),
     ],
 )
@@ -203,6 +205,46 @@ def test_posted_config_is_stored_as_the_jdk_identity_transform_writes_it(jenkins
         "  <empty/><kept> </kept>\n  <script><![CDATA[if (a < b) {}]]></script>\n</project>"
     )
     assert server.get_job_config("app") == jenkins_double.jobs.config("app")
+
+
+JDK_IDENTITY_TRANSFORM = """
+import javax.xml.XMLConstants
+import javax.xml.transform.TransformerFactory
+import javax.xml.transform.sax.SAXSource
+import javax.xml.transform.stream.StreamResult
+import javax.xml.transform.stream.StreamSource
+import org.xml.sax.helpers.XMLReaderFactory
+args.each { path ->
+    def reader = XMLReaderFactory.createXMLReader()
+    reader.setFeature("http://xml.org/sax/features/external-general-entities", false)
+    reader.setFeature("http://xml.org/sax/features/external-parameter-entities", false)
+    def factory = TransformerFactory.newInstance()
+    factory.setFeature(XMLConstants.FEATURE_SECURE_PROCESSING, true)
+    def source = new SAXSource(reader, SAXSource.sourceToInputSource(new StreamSource(new File(path))))
+    new File(path + ".out").withOutputStream { factory.newTransformer().transform(source, new StreamResult(it)) }
+}
+"""
+SAMPLES = [
+    "<?xml version='1.1' encoding='ISO-8859-1'?>\n<r>\xe9</r>\n".encode("latin-1"),
+    b"<!-- c --><?pi x?><r a='q&quot;t&apos; &lt; &gt; &amp; &#10;nl&#9;t' b='x\r\ny'>\r\n t &#13; ]]&gt; &#x7f;</r>",
+    "<r a='\U0001f600 \x85'>\u2028|\xa0|\ufffd|\t|\x9f|\U0001f600<e><![CDATA[]]></e><f><![CDATA[a]]>b</f></r>".encode(),
+    b'<!DOCTYPE r [<!ENTITY x "y">]><r xmlns="u" xmlns:p="v"><p:a p:b="1">&x;</p:a><g><!---->x<?p?></g></r>',
+]
+
+
+@pytest.mark.skipif(shutil.which("groovy") is None, reason="groovy is not installed (apt-get install -y groovy)")
+def test_identity_transform_writes_what_the_jdk_writes(tmp_path: Path) -> None:
+    """Run the JDK's transformer the way Jenkins' XMLUtils.safeTransform does and compare bytes."""
+    paths = []
+    for index, sample in enumerate(SAMPLES):
+        paths.append(tmp_path / f"sample{index}.xml")
+        paths[-1].write_bytes(sample)
+    (tmp_path / "transform.groovy").write_text(JDK_IDENTITY_TRANSFORM, encoding="utf-8")
+    argv = ["groovy", str(tmp_path / "transform.groovy"), *map(str, paths)]
+    subprocess.run(argv, check=True, capture_output=True, env={**os.environ, "JAVA_HOME": java_home()}, timeout=120)
+    for path, sample in zip(paths, SAMPLES, strict=True):
+        ours = xmlconfig.identity_transform(xmlconfig.parse(sample))
+        assert (path.name, ours) == (path.name, Path(f"{path}.out").read_bytes())
 
 
 def test_config_xml_errors(jenkins_double: JenkinsDouble) -> None:
@@ -234,6 +276,8 @@ def test_a_ui_edit_is_saved_by_xstream_and_visible_as_drift(jenkins_double: Jenk
     assert "\n  <properties/>\n" in stored
     with pytest.raises(ValueError, match="cannot change its type"):
         jenkins_double.edit_in_ui("team/app", FOLDER_XML)
+    jenkins_double.delete_in_ui("team")
+    assert not server.job_exists("team/app")
 
 
 def test_enable_disable_save_the_job_and_a_repeat_changes_nothing(jenkins_double: JenkinsDouble) -> None:
@@ -257,6 +301,8 @@ def test_rename_description_copy_and_delete(jenkins_double: JenkinsDouble) -> No
         server.rename_job("team", "group")  # a folder has confirmRename only
     session = http(jenkins_double)
     assert session.post(jenkins_double.url + "job/team/confirmRename", params={"newName": "group"}).status_code == 200
+    refused = session.post(jenkins_double.url + "job/group/job/service/doRename", params={"newName": "Service"})
+    assert (refused.status_code, refused.headers["X-Error"]) == (400, "The name  Service  is already in use.")
     assert (
         session.post(jenkins_double.url + "job/group/job/service/description", data={"description": "d"}).status_code
         == 204

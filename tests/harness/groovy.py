@@ -47,7 +47,7 @@ class GroovyCompileError(AssertionError):
     """The Jenkinsfile does not compile; the message is the compiler's, naming the Jenkinsfile."""
 
 
-def _java_home() -> str:
+def java_home() -> str:
     configured = os.environ.get("JAVA_HOME")
     if configured and Path(configured, "bin", "java").exists():
         return configured
@@ -93,7 +93,7 @@ def compile_jenkinsfiles(texts: Mapping[str, str]) -> dict[str, str | None]:
             path.write_text(texts[name], encoding="utf-8")
         checker = work / "check_jenkinsfiles.groovy"
         checker.write_text(_CHECKER, encoding="utf-8")
-        env = {**os.environ, "JAVA_HOME": _java_home()}
+        env = {**os.environ, "JAVA_HOME": java_home()}
         argv = [groovy(), str(checker), *(str(path) for path in files.values())]
         done = run(argv, cwd=work, env=env, check=False, timeout=300, what="groovy")
     results = _report(done.stdout, {path.name: name for name, path in files.items()})

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 
 from tests.jenkins_double import beans
+from tests.jenkins_double.context import Ctx
 from tests.jenkins_double.items import ITEM_TYPES, Item
 from tests.jenkins_double.queue import Build
-from tests.jenkins_double.routes import Ctx
 from tests.jenkins_double.security import ITEM_BUILD, ITEM_CONFIGURE, ITEM_CREATE, ITEM_DELETE, ITEM_EXTENDED_READ
 from tests.jenkins_double.web import (
     Response,

@@ -68,6 +68,10 @@ ITEM_TYPES: dict[str, ItemType] = {
 }
 
 
+def _is_control(ch: str) -> bool:
+    return ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F  # Character.isISOControl
+
+
 def check_good_name(name: str | None) -> None:
     """Jenkins.checkGoodName, with its messages (raised as a 400 Failure)."""
     if not name:
@@ -75,8 +79,9 @@ def check_good_name(name: str | None) -> None:
     if name.strip() in (".", ".."):
         raise failure(f"“{name.strip()}” is not an allowed name")
     for ch in name:
-        if ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F:
-            raise failure(f"No control code is allowed: {name.encode('unicode_escape').decode()}")
+        if _is_control(ch):
+            printable = "".join(f"\\u{ord(c)};" if _is_control(c) else c for c in name)  # Jenkins' toPrintableName
+            raise failure(f"No control code is allowed: {printable}")
         if ch in UNSAFE_CHARS:
             raise failure(f"{quoted(ch)} is an unsafe character")
     if name.strip().endswith("."):

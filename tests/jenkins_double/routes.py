@@ -7,64 +7,23 @@ anything the double does not know. Item URLs are handed to :mod:`tests.jenkins_d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import unquote
 
-from tests.jenkins_double import beans, xmlconfig
-from tests.jenkins_double.exported import BadTree, Bean, Prop, render
-from tests.jenkins_double.items import Item
-from tests.jenkins_double.security import ADMINISTER, CRUMB_FIELD, ITEM_READ, READ, SYSTEM_READ
-from tests.jenkins_double.state import JenkinsState
+from tests.jenkins_double import beans, item_routes, xmlconfig
+from tests.jenkins_double.context import Ctx
+from tests.jenkins_double.exported import Bean, Prop
+from tests.jenkins_double.security import ADMINISTER, CRUMB_FIELD, READ, SYSTEM_READ
 from tests.jenkins_double.web import (
     HttpError,
-    Request,
     Response,
-    json_response,
     not_found,
     oops,
     page,
     plain_error,
     redirect,
-    requires_post,
 )
 
 ALWAYS_READABLE = frozenset({"whoAmI", "login", "loginError", "logout", "404", "oops", "error", "accessDenied"})
-
-
-@dataclass
-class Ctx:
-    """One request being handled: the state, the request, and whether the state changed."""
-
-    state: JenkinsState
-    req: Request
-    changed: bool = False
-
-    @property
-    def base(self) -> str:
-        return self.req.base_url
-
-    def check(self, permission: str) -> None:
-        self.state.security.check(self.req, permission)
-
-    def visible(self, item: Item) -> bool:
-        return self.state.security.has(self.req, ITEM_READ)
-
-    def require_post(self) -> None:
-        if self.req.method != "POST":
-            raise requires_post()
-
-    def api(self, rest: list[str], bean: Bean) -> Response:
-        if rest in (["api"], ["api", ""]):
-            return page("Remote API", "<h1>REST API</h1>")
-        if rest not in (["api", "json"], ["api", "json", ""]):
-            raise not_found()
-        query = self.req.query
-        tree = query.get("tree", [None])[0]
-        try:
-            depth = int(query.get("depth", ["0"])[0] or 0)
-            return json_response(render(bean, depth=depth, tree=tree))
-        except (ValueError, BadTree) as err:
-            raise oops(f"java.lang.IllegalArgumentException: {err}") from err
 
 
 def split_path(path: str) -> list[str]:
@@ -73,8 +32,6 @@ def split_path(path: str) -> list[str]:
 
 
 def dispatch(ctx: Ctx) -> Response:
-    from tests.jenkins_double import item_routes
-
     state, req = ctx.state, ctx.req
     state.security.authenticate(req)
     state.security.check_crumb(req)

@@ -2,7 +2,8 @@
 
 :class:`JenkinsDouble` is what the ``jenkins_double`` fixture yields: ``url``, ``user``, ``password``, ``token``;
 ``requests`` (the log), ``jobs`` (stored items by full name), ``plugins``, ``scripts``, ``queue``, ``security``;
-fault injection (``fail_next``, ``fail_when``), ``reset_log()``, ``edit_in_ui(full_name, xml)`` and ``reset()``.
+fault injection (``fail_next``, ``fail_when``), ``reset_log()``, changes made by hand (``edit_in_ui(full_name, xml)``,
+``delete_in_ui(full_name)``), ``add_user(...)`` and ``reset()``.
 A bug in the double itself answers 500 and is kept in ``internal_errors`` (the fixture fails the test on it).
 """
 
@@ -14,11 +15,12 @@ from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
+from tests.jenkins_double.context import Ctx
 from tests.jenkins_double.items import Item
 from tests.jenkins_double.log import Fault, Faults, LoggedRequest, RequestLog
 from tests.jenkins_double.plugins import PluginManager
 from tests.jenkins_double.queue import Queue
-from tests.jenkins_double.routes import Ctx, dispatch
+from tests.jenkins_double.routes import dispatch
 from tests.jenkins_double.script import ScriptConsole
 from tests.jenkins_double.security import ADMINISTER, Security
 from tests.jenkins_double.state import JenkinsState
@@ -135,6 +137,11 @@ class JenkinsDouble:
         """Someone changed the item in the web UI: new settings, saved the way Jenkins saves (XStream)."""
         with self.state.lock:
             self.state.edit_in_ui(self.jobs[full_name], xml)
+
+    def delete_in_ui(self, full_name: str) -> None:
+        """Someone deleted the item (and everything in it) by hand."""
+        with self.state.lock:
+            self.state.delete(self.jobs[full_name])
 
     def add_user(self, user_id: str, password: str, permissions: set[str] | frozenset[str]) -> str:
         """Another user; returns its API token."""

@@ -134,8 +134,7 @@ class JenkinsState:
         assert new_name is not None
         if new_name == item.name:
             raise failure("The new name is the same as the current name.")
-        existing = self.group(item.parent).get(new_name)
-        if existing is not None and existing is not item:
+        if self.group(item.parent).get(new_name) is not None:  # case-insensitive: "app" -> "App" is refused too
             raise failure(f"The name “{new_name}” is already in use.")
         if item.builds and item.builds[-1].building:
             raise failure("Unable to rename a job while it is building.")
