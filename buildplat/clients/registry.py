@@ -202,7 +202,7 @@ class RegistryClient:
         if self.has_blob(repository, digest):
             self.stats.present.append(digest)
             return
-        self._retrying(lambda: self._upload(repository, digest, source, None), f"upload of blob {digest}")
+        self._retrying(lambda: self._upload(repository, digest, source), f"upload of blob {digest}")
 
     def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
         """Mount a blob of another repository of this registry; False when the registry would not."""
@@ -225,7 +225,7 @@ class RegistryClient:
         with tempfile.TemporaryDirectory(prefix="buildplat-blob-") as temp:
             path = Path(temp) / "blob"
             source.download_blob(source_repository, blob.digest, path)
-            self._retrying(lambda: self._upload(repository, blob.digest, path, None), f"upload of blob {blob.digest}")
+            self._retrying(lambda: self._upload(repository, blob.digest, path), f"upload of blob {blob.digest}")
         return False
 
     def put_manifest(self, repository: str, reference: str, raw: bytes, media_type: str) -> str:
@@ -247,8 +247,9 @@ class RegistryClient:
         return digest
 
     # -- uploads -------------------------------------------------------------------------------------------
-    def _upload(self, repository: str, digest: str, source: bytes | Path, location: str | None) -> None:
-        location = location or self._start_upload(repository)
+    def _upload(self, repository: str, digest: str, source: bytes | Path) -> None:
+        """One attempt: a fresh upload session, the bytes, the digest (``_retrying`` repeats it whole)."""
+        location = self._start_upload(repository)
         assert location is not None
         scope = _scope(repository, "pull,push")
         size = len(source) if isinstance(source, bytes) else source.stat().st_size

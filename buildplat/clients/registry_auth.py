@@ -76,9 +76,10 @@ class Auth:
         realm = challenge.params.get("realm")
         if not realm or urlsplit(realm).scheme not in ("http", "https"):
             raise ServiceError(service, f"the registry's token realm {realm!r} is not an http(s) URL")
-        params = {"scope": scope}
+        # One scope parameter per scope, as the token spec has it (a mount needs two repositories).
+        params = [("scope", part) for part in scope.split()]
         if "service" in challenge.params:
-            params["service"] = challenge.params["service"]
+            params.append(("service", challenge.params["service"]))
         headers = {}
         if self.username is not None:
             headers["Authorization"] = _basic_header(self.username, self.password or "")

@@ -45,6 +45,7 @@ class Proxy:
     seen: list[tuple[str, str, int, bool]] = field(default_factory=list)
     injected: int = 0
     tokens: set[str] = field(default_factory=set)
+    token_scopes: list[list[str]] = field(default_factory=list)  # the scope parameters of each token request
     uploaded: dict[str, int] = field(default_factory=dict)  # blob digest -> body bytes sent for it
     _sessions: dict[str, int] = field(default_factory=dict)  # upload session path -> bytes so far
     server: ThreadingHTTPServer | None = None
@@ -192,8 +193,11 @@ class Proxy:
     def _token(self, request: BaseHTTPRequestHandler) -> None:
         if not self._basic_ok(request.headers.get("Authorization", "")):
             return self._answer(request, 401, b"{}", {}, False)
+        from urllib.parse import parse_qs
+
         token = secrets.token_hex(16)
         self.tokens.add(token)
+        self.token_scopes.append(parse_qs(urlsplit(request.path).query).get("scope", []))
         return self._answer(
             request, 200, json.dumps({"token": token}).encode(), {"Content-Type": "application/json"}, True
         )

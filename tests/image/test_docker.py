@@ -130,3 +130,29 @@ def test_local_image_runs_with_the_printed_command(docker_engine: DockerEngine, 
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert docker_engine.cli(*shlex.split(run)[1:]).stdout.decode() == "hello from the deb\n"
+
+
+def test_docker_pushed_base_with_docker_media_types(
+    registry: Registry, registry_namespace: str, docker_engine: DockerEngine, tmp_path: Path
+) -> None:
+    """A base built and pushed by dockerd (Docker v2 schema 2) becomes an OCI image with the same layer bytes."""
+    from buildplat.clients import oci
+
+    tag = f"{registry.host}/{registry_namespace}/base/python:stable"
+    docker_engine.import_busybox(tag, changes=['CMD ["/bin/sh"]'])
+    docker_engine.push(tag)
+    client = RegistryClient(registry.url)
+    base = client.get_manifest(f"{registry_namespace}/base/python", "stable")
+    assert base.media_type == oci.DOCKER_MANIFEST
+    application = make_app(namespace=registry_namespace)
+    deb = make_deb(tmp_path / "deb", name=application.name)
+    ctx, state = make_context(
+        application, tmp_path / "out", deb, platform=platform_config(registry.url, f"{registry_namespace}/base")
+    )
+    run_image(ctx, state)
+    assert state.image is not None
+    manifest = client.get_manifest(application.full_name, state.image["digest"])
+    assert manifest.media_type == oci.OCI_MANIFEST
+    assert [(d.digest, d.size) for d in manifest.layers[:-1]] == [(d.digest, d.size) for d in base.layers]
+    assert {d.media_type for d in manifest.layers} == {oci.OCI_LAYER_GZIP}
+    assert _run(docker_engine, state.image["reference"]) == "hello from the deb\n"

@@ -205,6 +205,8 @@ def test_credentials_from_the_platform_config(
     assert any(status == 401 for _, _, status, _ in proxy.seen), "the proxy did challenge"
     if scheme == "bearer":
         assert proxy.tokens, "a token was fetched"
+        app, base = f"repository:{setup.namespace}/hello:pull,push", f"repository:{setup.base_repository}/python:pull"
+        assert [app, base] in proxy.token_scopes, "a mount asks for both repositories, one scope parameter each"
     client = RegistryClient(setup.registry.url)
     manifest = client.get_manifest(ctx.app.full_name, state.image["digest"])
     config = client.get_blob(ctx.app.full_name, manifest.config.digest)
@@ -259,3 +261,25 @@ def test_base_given_as_an_image_index(setup: Setup) -> None:
     run_image(ctx, state)
     assert state.image is not None
     assert state.image["base"]["digest"] == single.digest
+
+
+def test_ping(setup: Setup) -> None:
+    client = RegistryClient(setup.registry.url)
+    client.ping()
+    assert client.stats.requests == 1
+
+
+def test_mount_from_a_repository_without_the_blob_is_refused(setup: Setup) -> None:
+    client = RegistryClient(setup.registry.url)
+    assert client.mount_blob(f"{setup.namespace}/target", setup.base_layers[0], f"{setup.namespace}/empty") is False
+    assert client.stats.mounted == []
+    assert not client.has_blob(f"{setup.namespace}/target", setup.base_layers[0])
+
+
+def test_copy_from_another_registry_uploads(setup: Setup, proxy: Proxy) -> None:
+    source = RegistryClient(proxy.url)  # another address: no mount is possible, the blob travels
+    target = RegistryClient(setup.registry.url)
+    layout_layer = source.get_manifest(f"{setup.base_repository}/python", "stable").layers[0]
+    assert target.copy_blob(f"{setup.namespace}/copy", layout_layer, source, f"{setup.base_repository}/python") is False
+    assert target.stats.uploaded == {layout_layer.digest: layout_layer.size}
+    assert target.has_blob(f"{setup.namespace}/copy", layout_layer.digest)
