@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import docker.errors
 from buildplat.errors import BuildplatError, ServiceError
 
 SERVICE = "docker engine"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEB_IN_CONTEXT = "app.deb"
 
 
@@ -40,6 +42,13 @@ class DockerBuild:
 
 
 def dockerfile(build: DockerBuild) -> str:
+    """The Dockerfile; every value that did not come from buildplat itself is checked or passed as JSON/build arg."""
+    for name, _ in build.env:
+        if not _ENV_NAME.match(name):
+            raise BuildplatError(f"invalid environment variable name {name!r}", hint="use letters, digits and _")
+    for word in (build.base, build.workdir, build.user):
+        if not word or any(c.isspace() or c in "\\\"'$`" for c in word):
+            raise BuildplatError(f"refusing to write {word!r} into a Dockerfile")
     lines = [
         f"FROM {build.base}",
         "USER 0",

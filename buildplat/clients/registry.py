@@ -84,6 +84,8 @@ class RegistryClient:
                 "the registry URL must not contain credentials",
                 hint="name the user and password through the platform config's user_env and password_env",
             )
+        if not oci.HOST_RE.match(parts.netloc):
+            raise InvalidReference(f"invalid registry host {parts.netloc!r}", hint="use HOST or HOST:PORT")
         self.base_url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         self.host = parts.netloc
         self.timeout = timeout

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -17,10 +18,12 @@ from urllib.parse import urlsplit, urlunsplit
 from buildplat.buildfacts.registry import runtime_command
 from buildplat.clients import oci
 from buildplat.clients.oci import Descriptor, Manifest
+from buildplat.errors import BuildplatError
 from buildplat.spec.model import AppSpec
 
 NONROOT_USER = "65532:65532"  # the distroless "nonroot" ids: numeric, so Kubernetes can check runAsNonRoot
 ROOT_USERS = ("", "0", "root", "0:0", "root:root", "root:0", "0:root")
+USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
 PATH_DEFAULT = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -72,6 +75,11 @@ class RuntimeSettings:
 
 def runtime_settings(app: AppSpec, base_config: dict[str, Any]) -> RuntimeSettings:
     base_user = str((base_config.get("config") or {}).get("User") or "")
+    if base_user and not USER_RE.match(base_user):
+        raise BuildplatError(
+            f"the base image's user {base_user!r} is not a user[:group] name or id",
+            hint="fix the USER of the base image (base-images/<buildfact>/Dockerfile)",
+        )
     user = base_user if base_user not in ROOT_USERS else NONROOT_USER
     env = (("PORT", str(app.runtime.port)), *app.runtime.env)
     ports = (app.runtime.port,) if app.is_http else ()
