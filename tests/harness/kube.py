@@ -59,10 +59,13 @@ class KubeCluster:
 
     def get(self, path: str) -> Any:
         """GET an API path as JSON with the harness token (no client library needed)."""
+        return json.loads(self.get_text(path))
+
+    def get_text(self, path: str) -> str:
         request = urllib.request.Request(self.server + path, headers={"Authorization": f"Bearer {self.token}"})
         context = ssl.create_default_context(cafile=str(self.ca_file))
         with urllib.request.urlopen(request, timeout=10, context=context) as response:
-            return json.loads(response.read())
+            return str(response.read().decode())
 
 
 def _openssl(*args: str, cwd: Path) -> None:
@@ -73,7 +76,8 @@ def make_pki(pki: Path) -> None:
     """A throwaway CA, the API server's serving certificate, and the service-account signing key pair."""
     pki.mkdir(parents=True, exist_ok=True)
     days = "7"
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", days,
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")  # P-256: instant, unlike RSA
+    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", days,
              "-subj", "/CN=buildplat-test-ca", "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=pki)  # fmt: skip
     (pki / "serving.ext").write_text(
         "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
@@ -81,12 +85,12 @@ def make_pki(pki: Path) -> None:
         "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
         "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\n"
     )
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "apiserver.key", "-out", "apiserver.csr",
+    _openssl("req", *ec, "-keyout", "apiserver.key", "-out", "apiserver.csr",
              "-subj", "/CN=kube-apiserver", cwd=pki)  # fmt: skip
     _openssl("x509", "-req", "-in", "apiserver.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
              "-out", "apiserver.crt", "-days", days, "-extfile", "serving.ext", cwd=pki)  # fmt: skip
-    _openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
-    _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+    _openssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key", cwd=pki)
+    _openssl("ec", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
 
 
 def write_kubeconfig(path: Path, server: str, ca_file: Path, token: str) -> None:
@@ -142,19 +146,27 @@ def _restore_tunables(saved: dict[str, str]) -> None:
             path.write_text(value + "\n")
 
 
-def _remove_new_pod_logs(before: dict[Path, set[str]]) -> None:
+def _remove_pod_logs(engine: DockerEngine, existed: set[Path]) -> None:
+    """Remove kubelet's log entries for the pods still on ``engine`` (kubelet removes those of deleted pods).
+
+    Only this cluster's entries: another test run's kubelet may share these directories.
+    """
     import shutil
 
-    for directory, names in before.items():
-        if not directory.is_dir():
-            continue
-        for entry in directory.iterdir():
-            if entry.name not in names:
-                if entry.is_dir() and not entry.is_symlink():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
-        if not names and not any(directory.iterdir()):
+    listed = engine.cli("ps", "-a", "--no-trunc", "--format", '{{.ID}} {{.Label "io.kubernetes.pod.uid"}}')
+    pairs = [line.split() for line in listed.stdout.decode().splitlines() if len(line.split()) == 2]
+    uids, ids = {uid for _, uid in pairs}, {cid for cid, _ in pairs}
+    pods, containers = POD_LOG_DIRS
+    if pods.is_dir():
+        for entry in pods.iterdir():
+            if entry.name.rsplit("_", 1)[-1] in uids:
+                shutil.rmtree(entry, ignore_errors=True)
+    if containers.is_dir():
+        for entry in containers.iterdir():
+            if entry.name.removesuffix(".log").rsplit("-", 1)[-1] in ids:
+                entry.unlink(missing_ok=True)
+    for directory in POD_LOG_DIRS:
+        if directory not in existed and directory.is_dir() and not any(directory.iterdir()):
             directory.rmdir()
 
 
@@ -182,10 +194,22 @@ def start_cluster(base: Path, bins: Path, engine: DockerEngine, procs: list[Mana
     write_kubeconfig(kubeconfig, server, pki / "ca.crt", token)
     cluster = KubeCluster(server, token, kubeconfig, "", pki / "ca.crt", NODE_NAME, procs)
 
+    timings = base / "startup.log"
+    began = phase_started = time.monotonic()
+
+    def phase(what: str) -> None:  # startup.log says where the seconds went
+        nonlocal phase_started
+        now = time.monotonic()
+        with timings.open("a") as log:
+            log.write(f"{what}: {now - phase_started:.2f} s (total {now - began:.2f} s)\n")
+        phase_started = now
+
     def start(name: str, argv: list[str], ready: Any, timeout: float = 60) -> ManagedProcess:
         process = ManagedProcess(name, argv, base / "logs" / f"{name}.log")
         procs.append(process)
         return process.start(ready=ready, timeout=timeout)
+
+    phase("pki")
 
     client_port, peer_port = free_port(), free_port()
 
@@ -200,6 +224,7 @@ def start_cluster(base: Path, bins: Path, engine: DockerEngine, procs: list[Mana
         f"--initial-cluster=buildplat=http://127.0.0.1:{peer_port}",
         "--unsafe-no-fsync",  # throwaway data: speed over durability
     ], ready=etcd_healthy)  # fmt: skip
+    phase("etcd")
 
     start("kube-apiserver", [
         str(bins / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{client_port}",
@@ -212,8 +237,9 @@ def start_cluster(base: Path, bins: Path, engine: DockerEngine, procs: list[Mana
         "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true", "--profiling=false",
         # The kubernetes Service cannot point at a loopback address; nothing here needs it.
         "--endpoint-reconciler-type=none",
-    ], ready=lambda: cluster.get("/readyz?verbose") is not None)  # fmt: skip
+    ], ready=lambda: cluster.get_text("/readyz") == "ok")  # fmt: skip
     cluster.version = str(cluster.get("/version")["gitVersion"])
+    phase("kube-apiserver")
 
     common = [f"--kubeconfig={kubeconfig}", "--bind-address=127.0.0.1", "--port=0", "--leader-elect=false"]
     cm_port, sched_port = free_port(), free_port()
@@ -221,18 +247,18 @@ def start_cluster(base: Path, bins: Path, engine: DockerEngine, procs: list[Mana
         str(bins / "kube-controller-manager"), *common, f"--secure-port={cm_port}",
         f"--cert-dir={base / 'controller-manager'}", f"--service-account-private-key-file={pki / 'sa.key'}",
         f"--root-ca-file={pki / 'ca.crt'}", "--use-service-account-credentials=false", "--profiling=false",
-    ], ready=lambda: _http_ok(f"https://127.0.0.1:{cm_port}/healthz", _insecure()))  # fmt: skip
+    ], ready=lambda: True)  # fmt: skip
     start("kube-scheduler", [
         str(bins / "kube-scheduler"), *common, f"--secure-port={sched_port}", f"--cert-dir={base / 'scheduler'}",
         "--profiling=false",
-    ], ready=lambda: _http_ok(f"https://127.0.0.1:{sched_port}/healthz", _insecure()))  # fmt: skip
+    ], ready=lambda: True)  # fmt: skip
 
     # The pod sandbox ("pause") image: busybox sh that exits at once on TERM, so pods stop without a grace wait.
     pause = "trap 'exit 0' TERM INT; sleep 2147483647 & wait"
     engine.import_busybox(PAUSE_IMAGE, [f"ENTRYPOINT {json.dumps(['/bin/sh', '-c', pause])}"])
     kubelet_dir, healthz_port = base / "kubelet", free_port()
     saved_tunables = _read_tunables()
-    logs_before = {d: {e.name for e in d.iterdir()} if d.is_dir() else set() for d in POD_LOG_DIRS}
+    existed = {d for d in POD_LOG_DIRS if d.exists()}
     kubelet = ManagedProcess("kubelet", [
         str(bins / "kubelet"), f"--kubeconfig={kubeconfig}", f"--root-dir={kubelet_dir}",
         f"--cert-dir={kubelet_dir / 'pki'}", f"--volume-plugin-dir={kubelet_dir / 'volume-plugins'}",
@@ -240,7 +266,8 @@ def start_cluster(base: Path, bins: Path, engine: DockerEngine, procs: list[Mana
         "--container-runtime=docker", f"--docker-endpoint={engine.host}",
         f"--container-runtime-endpoint=unix://{base / 'dockershim.sock'}",
         f"--experimental-dockershim-root-directory={base / 'dockershim'}", f"--pod-infra-container-image={PAUSE_IMAGE}",
-        f"--hostname-override={NODE_NAME}", "--node-ip=127.0.0.1", "--address=127.0.0.1", f"--port={free_port()}",
+        # No --node-ip: kubelet refuses a loopback one; the API server reaches it by its Hostname, localhost.
+        f"--hostname-override={NODE_NAME}", "--address=127.0.0.1", f"--port={free_port()}",
         "--read-only-port=0", f"--healthz-port={healthz_port}", "--healthz-bind-address=127.0.0.1",
         "--cgroup-driver=cgroupfs", "--cgroups-per-qos=false", "--enforce-node-allocatable=", "--fail-swap-on=false",
         "--eviction-hard=", "--oom-score-adj=0", "--make-iptables-util-chains=false",
@@ -250,15 +277,21 @@ def start_cluster(base: Path, bins: Path, engine: DockerEngine, procs: list[Mana
     procs.append(kubelet)
 
     def after_kubelet() -> None:
+        _remove_pod_logs(engine, existed)
         engine.remove_containers("k8s_")
         unmount_under(kubelet_dir)
-        _remove_new_pod_logs(logs_before)
         _restore_tunables(saved_tunables)
 
     kubelet.after_stop = after_kubelet
-    kubelet.start(ready=lambda: _http_ok(f"http://127.0.0.1:{healthz_port}/healthz"), timeout=60)
+    kubelet.start(ready=lambda: True)
+    # controller-manager, scheduler and kubelet need only the API server: they started together; now wait for each.
+    _wait("kube-controller-manager", lambda: _http_ok(f"https://127.0.0.1:{cm_port}/healthz", _insecure()), 60, procs)
+    _wait("kube-scheduler", lambda: _http_ok(f"https://127.0.0.1:{sched_port}/healthz", _insecure()), 60, procs)
+    _wait("kubelet", lambda: _http_ok(f"http://127.0.0.1:{healthz_port}/healthz"), 60, procs)
+    phase("controller-manager, scheduler, kubelet")
     _wait("node to be Ready and untainted", lambda: _node_ready(cluster), 90, procs)
     _wait("the default service account's token", lambda: _default_token_ready(cluster), 60, procs)
+    phase("node Ready")
     return cluster
 
 
@@ -274,12 +307,8 @@ def kube_cluster(run_dir: Path, docker_engine: DockerEngine, registry: Registry)
     missing = [name for name in BINARIES if not os.access(bins / name, os.X_OK)]
     if missing:
         pytest.skip(f"Kubernetes {KUBE_VERSION} binaries {missing} not in {bins}: run scripts/install-test-deps")
-    started = time.monotonic()
     procs: list[ManagedProcess] = []
-    base = run_dir / "kube"
     try:
-        cluster = start_cluster(base, bins, docker_engine, procs)
-        (base / "startup-seconds").write_text(f"{time.monotonic() - started:.1f}\n")
-        yield cluster
+        yield start_cluster(run_dir / "kube", bins, docker_engine, procs)
     finally:
         stop_processes(procs)
