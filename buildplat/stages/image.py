@@ -17,6 +17,7 @@ reads to find the apps built on a base (see ``image_config``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -69,6 +70,8 @@ def run_image(ctx: StageContext, state: PipelineState, *, engine: str = "registr
     """Build and push the app image; print its digest on stdout and record it in ``state.image``."""
     if engine not in ENGINES:
         raise UsageError(f"unknown image engine {engine!r}", hint="use --engine registry (default) or docker")
+    if ctx.console is None:  # stdout carries the digest alone (Jenkins reads it), so progress goes to stderr
+        ctx = dataclasses.replace(ctx, console=sys.stderr)
     deb_path = ctx.out / state.require("deb", "image")
     deb = read_deb(deb_path)
     buildfact = ctx.app.primary_buildfact
