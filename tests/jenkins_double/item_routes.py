@@ -8,6 +8,7 @@ Redirects are those Jenkins sends (``createItem`` in form mode -> ``configure``,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from tests.jenkins_double import beans
 from tests.jenkins_double.context import Ctx
@@ -26,7 +27,7 @@ from tests.jenkins_double.web import (
     requires_post,
 )
 
-PERMALINKS = {
+PERMALINKS: dict[str, Callable[[Build], bool]] = {
     "lastBuild": lambda b: True,
     "lastCompletedBuild": lambda b: not b.building,
     "lastSuccessfulBuild": lambda b: b.result in ("SUCCESS", "UNSTABLE"),
@@ -76,7 +77,7 @@ def create_item(ctx: Ctx, parent: Item | None) -> Response:
             raise failure("Specify which job to copy" if not source_name else f"No such job: {source_name}")
         created = Item(name, parent, source.type, source.config)
         state.group(parent).add(created)
-    elif content_type.split(";")[0].strip() in ("application/xml", "text/xml"):
+    elif (content_type or "").split(";")[0].strip() in ("application/xml", "text/xml"):
         state.create_from_xml(parent, name, req.body)
         ctx.changed = True
         return Response(200)
@@ -206,9 +207,9 @@ def _build(ctx: Ctx, job: Item, *, with_parameters: bool) -> Response:
         raise oops("java.lang.IllegalStateException: This build is not parameterized!")
     if not with_parameters and definitions is not None:
         raise plain_error(400, "This page expects a form submission")
-    values = None
-    if definitions is not None:
-        values = [(name, req.param(name) if req.param(name) is not None else default) for name, default in definitions]
+    values: list[tuple[str, str]] | None = None
+    if definitions is not None:  # StringParameterDefinition.createValue: the request's value, else the default
+        values = [(name, value if (value := req.param(name)) is not None else default) for name, default in definitions]
     waiting = state.queue.waiting_for(job)
     existed = waiting is not None and waiting.parameters == values
     queued = state.queue.schedule(job, delay=delay, parameters=values, user=req.user)

@@ -31,7 +31,10 @@ class Plugin:
 
     def bean(self) -> Bean:
         deps = [
-            Bean("", [Prop("optional", False), Prop("shortName", name), Prop("version", version)])
+            Bean(
+                "hudson.PluginWrapper$Dependency",
+                [Prop("optional", False), Prop("shortName", name), Prop("version", version)],
+            )
             for name, version in self.dependencies
         ]
         values = {

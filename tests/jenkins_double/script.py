@@ -39,7 +39,9 @@ class ScriptRun:
 
 def split_statements(script: str) -> list[str]:
     """Split on newlines and ``;`` outside string literals, brackets and closures."""
-    statements, current, depth, quote = [], [], 0, ""
+    statements: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for ch in script:
         if quote:
             quote = "" if ch == quote and (not current or current[-1] != "\\") else quote

@@ -87,8 +87,8 @@ class Security:
             return
         try:
             username, _, password = base64.b64decode(header[6:].strip()).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
-            username, password = "", None  # type: ignore[assignment]
+        except (ValueError, UnicodeDecodeError):  # "Malformed HTTP basic Authorization header": 401 too
+            username, password = "", ""
         user = self.users.get(username)
         if user is not None and password in user.tokens:
             req.user, req.via_token = user.id, True

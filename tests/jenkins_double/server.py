@@ -127,8 +127,18 @@ class JenkinsDouble:
     def reset_log(self) -> None:
         self.requests.reset()
 
-    def fail_next(self, n: int = 1, **kwargs: object) -> None:
-        self.faults.fail_next(n, **kwargs)  # type: ignore[arg-type]
+    def fail_next(
+        self,
+        n: int = 1,
+        *,
+        status: int = 500,
+        path_prefix: str | None = None,
+        method: str | None = None,
+        body: bytes = b"injected fault",
+        after: bool = False,
+    ) -> None:
+        """Answer the next ``n`` matching requests (path decoded, e.g. ``/job/team/createItem``) with ``status``."""
+        self.faults.fail_next(n, status=status, path_prefix=path_prefix, method=method, body=body, after=after)
 
     def fail_when(self, predicate: Callable[[str, str], bool], fault: Fault | None = None) -> Callable[[], None]:
         return self.faults.fail_when(predicate, fault)
@@ -199,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                 if size == 0:
