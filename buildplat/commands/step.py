@@ -141,7 +141,9 @@ def _service_urls(values: list[str]) -> dict[str, str]:
 def _state_for(stage: str, ctx: StageContext, state: PipelineState) -> PipelineState:
     """The pipeline state this stage continues; the build stage starts a new one for each build."""
     same_build = state.app == ctx.app.full_name and state.build_number == ctx.build_number
-    if stage == "build" or not state.app:
+    # notify must speak for this build even when it failed before its first stage (a checkout failure in a
+    # reused workspace), so an earlier build's state is not an error there; it is simply not this build's.
+    if stage == "build" or not state.app or (stage == "notify" and not same_build):
         state = PipelineState()
     elif not same_build:
         raise BuildplatError(

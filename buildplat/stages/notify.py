@@ -28,6 +28,7 @@ from typing import Any
 from buildplat.clients.hubot import post_notification
 from buildplat.errors import BuildplatError
 from buildplat.stages.context import STAGES, PipelineState, StageContext, safe_file_name
+from buildplat.stages.local import without_credentials
 
 REASON_LIMIT = 500
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)
@@ -81,8 +82,8 @@ def run_notify(ctx: StageContext, state: PipelineState) -> None:
         "stage": stage,
         "result": event,
     }
-    if ctx.build_url:
-        payload["link"] = ctx.build_url
+    if ctx.build_url and ctx.build_url.startswith(("http://", "https://")):
+        payload["link"] = without_credentials(ctx.build_url)
     if reason:
         payload["reason"] = redact(reason, token)[:REASON_LIMIT]
     if hubot is None:

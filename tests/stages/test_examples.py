@@ -1,0 +1,66 @@
+"""The example apps: valid, and each builds offline into a package with the real tools of its language."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from tests.stages.conftest import EXAMPLES
+
+HELLO_APPS = sorted(p.name for p in EXAMPLES.glob("hello-*"))
+
+
+def test_every_example_is_valid() -> None:
+    paths = [str(EXAMPLES / "sample-application"), *(str(EXAMPLES / name) for name in HELLO_APPS)]
+    assert {"hello-python", "hello-node", "hello-java", "hello-go"} <= set(HELLO_APPS)
+    run_cli("validate", *paths).assert_success()
+
+
+def copy_example(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    ignore = shutil.ignore_patterns(".buildplat", "build", "dist", "bin", "target", "node_modules")
+    shutil.copytree(EXAMPLES / name, target, ignore=ignore)
+    return target
+
+
+def package_example(name: str, tmp_path: Path) -> Path:
+    app = copy_example(name, tmp_path)
+    out = tmp_path / "out"
+    run_cli("run", str(app), "--out", str(out), "--until", "package").assert_success()
+    (deb,) = out.glob(f"{name}_1.1.0_*.deb")
+    return deb
+
+
+def payload(deb: Path) -> set[str]:
+    listing = subprocess.run(["dpkg-deb", "--contents", deb], capture_output=True, text=True, check=True).stdout
+    return {line.split()[-1].removeprefix(".") for line in listing.splitlines()}
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm")
+def test_hello_node_builds_offline(tmp_path: Path) -> None:
+    deb = package_example("hello-node", tmp_path)
+    assert {"/opt/hello-node/server.js", "/opt/hello-node/package.json"} <= payload(deb)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("javac") is None, reason="needs a JDK (javac, jar)")
+def test_hello_java_builds_offline_into_a_reproducible_jar(tmp_path: Path) -> None:
+    deb = package_example("hello-java", tmp_path)
+    assert "/opt/hello-java/hello-java.jar" in payload(deb)
+    again = package_example("hello-java", tmp_path / "again")
+    assert deb.read_bytes() == again.read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("go") is None, reason="needs Debian's golang-go")
+def test_hello_go_builds_offline_into_an_architecture_specific_package(tmp_path: Path) -> None:
+    deb = package_example("hello-go", tmp_path)
+    machine = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert deb.name == f"hello-go_1.1.0_{machine}.deb"
+    assert "/opt/hello-go/hello-go" in payload(deb)
