@@ -260,20 +260,22 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> KubeCl
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
+    configuration = client.Configuration()
+    configuration.retries = False  # urllib3 would retry (and sleep on Retry-After) under our own backoff
     try:
         if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            configuration = client.Configuration()
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-            return KubeClient(client.ApiClient(configuration))
-        api = config.new_client_from_config(  # type: ignore[no-untyped-call]
-            config_file=kubeconfig, context=context, persist_config=False
-        )
+        else:
+            config.load_kube_config(  # type: ignore[no-untyped-call]
+                config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
+            )
     except (ConfigException, OSError, ValueError) as exc:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise BuildplatError(
             f"cannot load the Kubernetes configuration ({where}): {exc}",
             hint="set kubernetes.kubeconfig (and context) in the platform config, or run inside the cluster",
         ) from exc
+    api = client.ApiClient(configuration)
     return KubeClient(api)
 
 

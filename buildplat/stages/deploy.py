@@ -140,6 +140,7 @@ def _release(
         for service in ctx.app.services:
             revisions[service.name] = rollout.wait(client, namespace, service.name, wait, ctx.say).revision
     except rollout.RolloutFailed as failure:
+        ctx.say(f"{environment}: the rollout failed after {time.monotonic() - started:.1f} s: {failure.reason}")
         raise _rolled_back(ctx, client, namespace=namespace, before=before, wait=wait, failure=failure) from None
     for objects in rendered.values():
         for obj in objects[1:]:
@@ -176,12 +177,14 @@ def _rolled_back(
         if current == previous:
             continue
         ctx.say(f"  {name}: rolling back from revision {current} to revision {previous}")
+        started = time.monotonic()
         try:
             client.rollback(namespace, name, previous)
             done = rollout.wait(client, namespace, name, wait, ctx.say)
         except BuildplatError as exc:
             notes.append(f"{name}: the rollback to revision {previous} failed too: {exc}")
         else:
+            ctx.say(f"  {name}: rolled back in {time.monotonic() - started:.1f} s")
             notes.append(
                 f"{name}: rolled back to the pod template of revision {previous} (now revision {done.revision})"
             )

@@ -35,7 +35,7 @@ class Images:
     missing: str  # a well-formed reference to a digest the registry does not have
 
 
-def _build(engine: DockerEngine, registry: Registry, repo: str, tag: str, context: Path, cmd: list[str]) -> str:
+def _build(engine: DockerEngine, registry: Registry, repo: str, tag: str, *, context: Path, cmd: list[str]) -> str:
     base = "buildplat.local/busybox:deploy-tests"
     engine.import_busybox(base)
     context.mkdir(parents=True)
@@ -56,9 +56,10 @@ def images(docker_engine: DockerEngine, registry: Registry, tmp_path_factory: py
     repo = f"{registry.namespace('deploy')}/web"
     # busybox httpd as PID 1 ignores SIGTERM; exit on it so replaced pods go at once.
     serve = ["sh", "-c", "trap 'exit 0' TERM; httpd -f -p 8080 -h /var/www & wait"]
-    v1 = _build(docker_engine, registry, repo, "v1", root / "v1", serve)
-    v2 = _build(docker_engine, registry, repo, "v2", root / "v2", serve)
-    crash = _build(docker_engine, registry, repo, "crash", root / "crash", ["sh", "-c", "echo dying; exit 3"])
+    v1 = _build(docker_engine, registry, repo, "v1", context=root / "v1", cmd=serve)
+    v2 = _build(docker_engine, registry, repo, "v2", context=root / "v2", cmd=serve)
+    dying = ["sh", "-c", "echo dying; exit 3"]
+    crash = _build(docker_engine, registry, repo, "crash", context=root / "crash", cmd=dying)
     missing = f"{registry.host}/{repo}@sha256:{'0' * 64}"
     return Images(v1, v2, crash, missing)
 

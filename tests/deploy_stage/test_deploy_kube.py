@@ -10,8 +10,9 @@ import pytest
 from buildplat.errors import BuildplatError
 from buildplat.stages.deploy import run_deploy
 from buildplat.stages.rollout import RolloutFailed
-from tests.deploy_stage.conftest import Images, Team
+from tests.deploy_stage.conftest import FAST, Images, Team, delete_namespaces, make_team
 from tests.deploy_stage.helpers import app_doc, context, said, state_with_image, write_app
+from tests.harness.kube import KubeCluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.kube]
 
@@ -104,3 +105,22 @@ def test_another_teams_namespace_is_refused(team: Team, images: Images, tmp_path
     assert caught.value.exit_code == 1
     listed = team.get(f"/apis/apps/v1/namespaces/{team.namespace('dev')}/deployments")["items"]
     assert listed == []
+
+
+def test_pods_that_never_get_ready_fail_at_the_progress_deadline_and_roll_back(
+    images: Images, tmp_path: Path, kube_cluster: KubeCluster
+) -> None:
+    """No pod shows a failing state (the health path answers 404), so only the Deployment's deadline can tell."""
+    team = make_team(kube_cluster, tmp_path, **{**FAST, "progress_deadline_seconds": 8})
+    try:
+        deploy(team, tmp_path, images.v1)
+        started = time.monotonic()
+        with pytest.raises(RolloutFailed, match="ProgressDeadlineExceeded") as caught:
+            deploy(team, tmp_path, images.v2, runtime={"health_path": "/not-there"})
+        print(f"deadline: failed and rolled back in {time.monotonic() - started:.1f} s")
+        assert caught.value.reason == "ProgressDeadlineExceeded"
+        assert "rolled back to the pod template of revision 1" in caught.value.message
+        assert team.image("dev") == images.v1
+        assert team.proxy("dev", "web", "/index.html") == "<h1>v1</h1>\n"
+    finally:
+        delete_namespaces(kube_cluster, team)
