@@ -103,7 +103,7 @@ def _context(
         console=console,
         tool_output=tool_output,
         state_dir=out / "state",
-        base_images=_local_base_images(_printer(console)),
+        base_images=local_base_images(_printer(console)),
     )
 
 
@@ -115,7 +115,7 @@ def _printer(console: IO[str]) -> Callable[[str], None]:
     return say
 
 
-def _local_base_images(say: Callable[[str], None]) -> Callable[[str], Path] | None:
+def local_base_images(say: Callable[[str], None]) -> Callable[[str], Path] | None:
     """The image stage's local base images, when this buildplat has them (built on first use)."""
     try:
         from buildplat.images.rootfs import local_base_provider

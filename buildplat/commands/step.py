@@ -85,11 +85,24 @@ def run(args: argparse.Namespace) -> int:
         state_dir=Path(args.state_dir) if args.state_dir else None,
         service_urls=_service_urls(args.service_url),
         pipeline_result=args.result,
+        base_images=_local_base_images() if platform is None and stage == "image" else None,
     )
     state = _state_for(stage, ctx, PipelineState.load(out))
     options = _stage_options(stage, args)
     run_stage(stage, ctx, state, options)
     return EXIT_OK
+
+
+def _local_base_images() -> Any:
+    """``step image --local`` builds on the same local base images as ``buildplat run``."""
+    import sys
+
+    from buildplat.commands.run import local_base_images
+
+    def say(text: str) -> None:
+        print(text, file=sys.stdout, flush=True)
+
+    return local_base_images(say)
 
 
 def _stage_options(stage: str, args: argparse.Namespace) -> dict[str, Any]:

@@ -7,7 +7,7 @@ dir is ``--state-dir``, else ``$BUILDPLAT_STATE_DIR``, else ``$XDG_STATE_HOME/bu
 in Jenkins, point it at a directory that outlives the workspace. What is announced:
 
 - ``failure`` the first time a branch fails (a failing build after a failing build says nothing);
-- ``fixed`` when a branch succeeds after a failure;
+- ``fixed`` when a branch succeeds after a failure, naming the stage that had failed;
 - ``success`` only for the first build ever recorded for the branch; green after green says nothing.
 
 The state file changes only after Hubot accepted the message, so a lost message is sent again next time.
@@ -70,8 +70,10 @@ def run_notify(ctx: StageContext, state: PipelineState) -> None:
     event = decide(previous.get("result"), result)
     if event is None:
         ctx.say(f"notify: {result} as before; nothing to announce")
-        _save(path, ctx, result)
+        _save(path, ctx, result, previous.get("stage") if result == "failure" else stage)
         return
+    if event == "fixed" and isinstance(previous.get("stage"), str):
+        stage = previous["stage"]  # "build is fixed": the stage that had been failing
     hubot = ctx.platform.hubot if ctx.platform else None
     token = hubot.token.read("Hubot token") if hubot else None
     payload: dict[str, Any] = {
@@ -91,7 +93,7 @@ def run_notify(ctx: StageContext, state: PipelineState) -> None:
     else:
         post_notification(hubot.url, token, payload)
         ctx.say(f"notify: told {payload['room']}: {event}")
-    _save(path, ctx, result)
+    _save(path, ctx, result, stage)
 
 
 def message(payload: dict[str, Any]) -> str:
@@ -102,7 +104,7 @@ def message(payload: dict[str, Any]) -> str:
         if payload.get("reason"):
             text += f": {payload['reason']}"
     elif payload["result"] == "fixed":
-        text = head + f"the pipeline is fixed, it succeeded again (through {payload['stage']})"
+        text = head + f"the pipeline is fixed: {payload['stage']} succeeds again"
     else:
         text = head + f"the pipeline succeeded (through {payload['stage']})"
     if payload.get("link"):
@@ -143,9 +145,15 @@ def _load(path: Path) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
-def _save(path: Path, ctx: StageContext, result: str) -> None:
+def _save(path: Path, ctx: StageContext, result: str, stage: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"result": result, "version": ctx.version, "build_number": ctx.build_number, "updated": int(time.time())}
+    record = {
+        "result": result,
+        "stage": stage,  # for a failure, the stage that failed first in this run of failures
+        "version": ctx.version,
+        "build_number": ctx.build_number,
+        "updated": int(time.time()),
+    }
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".notify-", suffix=".json")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
         json.dump(record, stream, indent=2, sort_keys=True)

@@ -176,4 +176,4 @@ def test_notify_step_locally_prints_once_per_change(light: Path, tmp_path: Path)
     fixed = cli("step", "notify", *common, env={"BUILD_NUMBER": "7"}).assert_success()
     assert "notify (console): team/demo-app 2.5.0: the pipeline failed at build" in first.stdout
     assert "nothing to announce" in again.stdout
-    assert "team/demo-app 2.7.0: the pipeline is fixed" in fixed.stdout
+    assert "team/demo-app 2.7.0: the pipeline is fixed: build succeeds again" in fixed.stdout

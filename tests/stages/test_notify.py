@@ -81,7 +81,7 @@ def test_a_sequence_of_builds_announces_first_green_first_failure_and_the_fix(
     assert [(b["version"], b["result"], b["stage"]) for b in bodies] == [
         ("2.1.0", "success", "verify"),
         ("2.3.0", "failure", "package"),
-        ("2.5.0", "fixed", "verify"),
+        ("2.5.0", "fixed", "package"),  # the stage that had failed
     ]
     failure = bodies[1]
     assert failure == {
