@@ -151,11 +151,13 @@ class KubeClient:
             if not token:
                 return items
 
-    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply ``manifest`` (which names its namespace) as buildplat, forcing ownership."""
+    def apply(self, manifest: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply ``manifest`` (which names its namespace) as buildplat, forcing ownership.
+
+        ``dry_run``: the API server validates and admits it, and changes nothing."""
         meta = manifest["metadata"]
         path = object_path(manifest["apiVersion"], manifest["kind"], meta["namespace"], meta["name"])
-        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true"), *([("dryRun", "All")] if dry_run else [])]
         return self.request("PATCH", path, query=query, body=manifest, content_type=APPLY)
 
     def served_versions(self, group: str) -> list[str]:

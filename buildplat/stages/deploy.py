@@ -125,26 +125,36 @@ def _release(
     everything = [obj for objects in rendered.values() for obj in objects]
     claims.check_ownership(client, ctx.app, everything)
     claims.check_hosts(client, [o for o in everything if o["kind"] == "Ingress"], platform.namespaces.values(), ctx.say)
-    ctx.say(f"{environment}: deploying {reference} to {namespace} ({len(rendered)} service(s))")
     before: dict[str, int | None] = {}
+    deployments = []
     for service in ctx.app.services:
         live = client.deployment(namespace, service.name)
         before[service.name] = kube.revision_of(live) if live else None
         replicas = _kept_replicas(live, service.instances.min, service.instances.max)
-        client.apply(manifests.deployment(ctx.app, service, target, replicas))
+        deployments.append(manifests.deployment(ctx.app, service, target, replicas))
+    others = [obj for objects in rendered.values() for obj in objects[1:]]
+    for obj in [*deployments, *others]:  # the API server checks every object before any is changed
+        client.apply(obj, dry_run=True)
+    ctx.say(f"{environment}: deploying {reference} to {namespace} ({len(rendered)} service(s))")
     wait = rollout.Settings(
         timeout=float(settings.rollout_timeout_seconds), grace=float(settings.failure_grace_seconds)
     )
     revisions: dict[str, int | None] = {}
     try:
+        for obj in deployments:
+            client.apply(obj)
         for service in ctx.app.services:
             revisions[service.name] = rollout.wait(client, namespace, service.name, wait, ctx.say).revision
-    except rollout.RolloutFailed as failure:
+        for obj in others:  # only now: a failed rollout leaves Services, autoscalers and Ingresses as they were
+            client.apply(obj)
+    except BuildplatError as exc:
+        failure = (
+            exc
+            if isinstance(exc, rollout.RolloutFailed)
+            else rollout.RolloutFailed(exc.message, "ApplyFailed", hint=exc.hint)
+        )
         ctx.say(f"{environment}: the rollout failed after {time.monotonic() - started:.1f} s: {failure.reason}")
         raise _rolled_back(ctx, client, namespace=namespace, before=before, wait=wait, failure=failure) from None
-    for objects in rendered.values():
-        for obj in objects[1:]:
-            client.apply(obj)
     services = {s.name: _service_record(ctx, s.name, target, revisions[s.name]) for s in ctx.app.services}
     first = ctx.app.services[0].name
     ctx.say(f"{environment}: {reference} is live in {namespace} ({time.monotonic() - started:.1f} s)")

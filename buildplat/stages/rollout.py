@@ -5,7 +5,8 @@ the latest spec and every replica is updated and available; failed on ``Progress
 :func:`pod_failures` finds the new ReplicaSet's pods that show a state that does not heal by waiting
 (``CrashLoopBackOff``, ``ImagePullBackOff``, ...). The waiter fails once such a state has lasted the grace period,
 instead of waiting for the whole progress deadline, and names the pod, the container, the reason, the message and
-the pod's latest warning events.
+the pod's latest warning events. A Deployment whose pods cannot even be created (``ReplicaFailure``: a quota
+or a LimitRange refuses them) fails the same way.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class PodFailure:
+    pod: str
+    container: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
 class Status:
     done: bool
     ready: int
@@ -48,14 +57,7 @@ class Status:
     wanted: int
     revision: int | None
     failure: str | None = None  # ProgressDeadlineExceeded and its message
-
-
-@dataclass(frozen=True)
-class PodFailure:
-    pod: str
-    container: str
-    reason: str
-    message: str
+    create_failure: PodFailure | None = None  # ReplicaFailure: pods cannot even be created (quota, limits)
 
 
 class RolloutFailed(BuildplatError):
@@ -75,14 +77,18 @@ def rollout_status(deployment: dict[str, Any]) -> Status:
     revision = revision_of(deployment)
     if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
         return Status(False, ready, 0, wanted, revision)
+    create_failure = None
     for condition in status.get("conditions") or []:
         if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
             failure = f"ProgressDeadlineExceeded: {condition.get('message')}"
             return Status(False, ready, updated, wanted, revision, failure)
+        if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True":
+            reason = str(condition.get("reason") or "ReplicaFailure")
+            create_failure = PodFailure("", "", reason, str(condition.get("message") or ""))
     total = int(status.get("replicas") or 0)
     available = int(status.get("availableReplicas") or 0)
     done = updated >= wanted and total <= updated and available >= updated
-    return Status(done, ready, updated, wanted, revision)
+    return Status(done, ready, updated, wanted, revision, create_failure=create_failure)
 
 
 def pod_failures(pods: list[dict[str, Any]]) -> list[PodFailure]:
@@ -153,14 +159,17 @@ def wait(
             raise _failed(client, namespace, name, "ProgressDeadlineExceeded", detail=status.failure, pod=None)
         now = clock()
         failures = pod_failures(pods_of(client, newest)) if newest else []
+        if status.create_failure:
+            failures.append(status.create_failure)
         seen_now = {(f.pod, f.container, f.reason) for f in failures}
         first_seen = {key: first_seen.get(key, now) for key in seen_now}
         for failure in failures:
             if now - first_seen[(failure.pod, failure.container, failure.reason)] >= settings.grace:
-                detail = f"pod {failure.pod}, container {failure.container}: {failure.reason}"
+                where = f"pod {failure.pod}, container {failure.container}" if failure.pod else "creating pods"
+                detail = f"{where}: {failure.reason}"
                 if failure.message:
                     detail += f": {failure.message}"
-                raise _failed(client, namespace, name, failure.reason, detail=detail, pod=failure.pod)
+                raise _failed(client, namespace, name, failure.reason, detail=detail, pod=failure.pod or None)
         if now - started >= settings.timeout:
             raise RolloutFailed(
                 f"the rollout of Deployment {name} in {namespace} did not finish within {settings.timeout:g} s "
@@ -182,5 +191,6 @@ def _failed(
         "ImagePullBackOff": "the image cannot be pulled: check the reference and the registry's credentials",
         "ErrImagePull": "the image cannot be pulled: check the reference and the registry's credentials",
         "ProgressDeadlineExceeded": "pods did not become ready in time: check the health path, the port and events",
+        "FailedCreate": f"pods cannot be created: check the ResourceQuota and LimitRange of {namespace}",
     }
     return RolloutFailed("\n".join(lines), reason, hint=hints.get(reason))

@@ -11,7 +11,7 @@ from buildplat.errors import BuildplatError
 from buildplat.stages.deploy import run_deploy
 from buildplat.stages.rollout import RolloutFailed
 from tests.deploy_stage.conftest import FAST, Images, Team, delete_namespaces, make_team
-from tests.deploy_stage.helpers import app_doc, context, said, state_with_image, write_app
+from tests.deploy_stage.helpers import app_doc, context, said, state_with_image, wait_for, write_app
 from tests.harness.kube import KubeCluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.kube]
@@ -124,3 +124,26 @@ def test_pods_that_never_get_ready_fail_at_the_progress_deadline_and_roll_back(
         assert team.proxy("dev", "web", "/index.html") == "<h1>v1</h1>\n"
     finally:
         delete_namespaces(kube_cluster, team)
+
+
+def test_pods_refused_by_a_quota_fail_fast_and_roll_back(
+    team: Team, images: Images, tmp_path: Path, kube_cluster: KubeCluster
+) -> None:
+    """A full pod quota leaves no room for the surge pod: ReplicaFailure (FailedCreate) names the quota."""
+    from kubernetes import client
+
+    deploy(team, tmp_path, images.v1)
+    quota = {"metadata": {"name": "pods"}, "spec": {"hard": {"pods": "2"}}}
+    client.CoreV1Api(kube_cluster.api_client()).create_namespaced_resource_quota(team.namespace("dev"), quota)
+    wait_for("the quota to count the pods", lambda: _quota_used(team) == "2", 30)
+    with pytest.raises(RolloutFailed, match="exceeded quota") as caught:
+        deploy(team, tmp_path, images.v2)
+    assert caught.value.reason == "FailedCreate"
+    assert "ResourceQuota" in (caught.value.hint or "")
+    assert team.image("dev") == images.v1
+    assert team.proxy("dev", "web", "/index.html") == "<h1>v1</h1>\n"
+
+
+def _quota_used(team: Team) -> str | None:
+    quota = team.get(f"/api/v1/namespaces/{team.namespace('dev')}/resourcequotas/pods")
+    return (quota.get("status", {}).get("used") or {}).get("pods")
