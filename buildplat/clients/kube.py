@@ -257,11 +257,12 @@ def status_error(what: str, status: int, data: bytes) -> KubeStatusError:
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None) -> KubeClient:
-    """A client for the cluster: ``kubeconfig`` (and ``context``) when given, else the in-cluster service account
-    (inside a pod), else ``$KUBECONFIG`` or ``~/.kube/config``."""
+    """A client for the cluster: ``kubeconfig`` (and ``context``) when given, else ``$KUBECONFIG`` when set (Jenkins
+    binds a kubeconfig credential so), else the in-cluster service account (inside a pod), else ``~/.kube/config``."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
+    kubeconfig = kubeconfig or os.environ.get("KUBECONFIG") or None  # read now, not when kubernetes was imported
     configuration = client.Configuration()
     configuration.retries = False  # urllib3 would retry (and sleep on Retry-After) under our own backoff
     try:
@@ -272,7 +273,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> KubeCl
                 config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
             )
     except (ConfigException, OSError, ValueError) as exc:
-        where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        where = kubeconfig or "~/.kube/config"
         raise BuildplatError(
             f"cannot load the Kubernetes configuration ({where}): {exc}",
             hint="set kubernetes.kubeconfig (and context) in the platform config, or run inside the cluster",

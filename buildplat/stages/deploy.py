@@ -2,11 +2,12 @@
 promote shares.
 
 With a platform config, :func:`release` (1) checks the namespace, the objects it would overwrite and the Ingress
-hosts (:mod:`buildplat.stages.claims`), (2) applies every Deployment server-side, (3) waits for each rollout and
-fails fast with the pod's reason (:mod:`buildplat.stages.rollout`), rolling every changed Deployment back to the
-revision it had before (and waiting for that), and only then (4) applies the Services, autoscalers and Ingresses,
-so a failed deploy leaves all of them as they were. Applying the same digest again changes nothing: no new
-revision. A replica count the autoscaler chose within instances.min..max is kept.
+hosts (:mod:`buildplat.stages.claims`), (2) has the API server dry-run every object, (3) applies every Deployment
+server-side, (4) waits for each rollout, failing fast with the pod's reason (:mod:`buildplat.stages.rollout`), and
+only then (5) applies the Services, autoscalers and Ingresses. Any failure after the first change rolls every
+changed Deployment back to the revision it had before (and waits for that), so a failed deploy leaves the cluster
+as it was. Applying the same digest again changes nothing: no new revision. A replica count the autoscaler chose
+within instances.min..max is kept. A first deploy that fails has nothing to go back to and is left for inspection.
 
 For ``buildplat run`` (no platform config) the manifests are written to ``<out>/manifests/<environment>/``.
 Either way the result goes to ``state.deployments[environment]``: ``namespace``, ``image``, ``digest``,

@@ -193,3 +193,14 @@ def test_a_broken_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BuildplatError, match="cannot load the Kubernetes configuration") as caught:
         kube.connect(str(tmp_path / "kubeconfig"), "missing")
     assert "kubernetes.kubeconfig" in (caught.value.hint or "")
+
+
+def test_a_bound_kubeconfig_wins_over_the_pods_service_account(
+    server: FakeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jenkins binds a kubeconfig credential as $KUBECONFIG on an agent pod that also has in-cluster settings."""
+    client_for(server.url, tmp_path, [])  # writes tmp_path/kubeconfig
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    assert kube.connect().server == server.url
