@@ -22,6 +22,7 @@ import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, cast
 
 from buildplat.errors import BuildplatError
 
@@ -148,27 +149,47 @@ def build_layer(deb: Deb, dest: Path, *, mtime: int | None = None) -> Layer:
 
 
 def _write(entries: dict[str, tuple[tarfile.TarInfo, bytes | None]], dest: Path) -> Layer:
-    tar_bytes = io.BytesIO()
-    with tarfile.open(fileobj=tar_bytes, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in sorted(entries):
-            info, content = entries[name]
-            tar.addfile(info, io.BytesIO(content) if content is not None else None)
-    data = tar_bytes.getvalue()
+    """Sorted entries -> tar -> gzip -> file, hashing the tar (diff_id) and the gzip (digest) on the way."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     temp = dest.with_name(dest.name + ".tmp")
-    with (
-        temp.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=LAYER_GZIP_LEVEL) as gz,
-    ):
-        gz.write(data)
+    with temp.open("wb") as raw:
+        compressed = _Hashing(raw)
+        with gzip.GzipFile(
+            filename="", mode="wb", fileobj=compressed.io, mtime=0, compresslevel=LAYER_GZIP_LEVEL
+        ) as gz:
+            plain = _Hashing(gz)
+            with tarfile.open(fileobj=plain.io, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                for name in sorted(entries):
+                    info, content = entries[name]
+                    tar.addfile(info, io.BytesIO(content) if content is not None else None)
     temp.replace(dest)
-    compressed = dest.read_bytes()
-    return Layer(
-        dest,
-        "sha256:" + hashlib.sha256(compressed).hexdigest(),
-        "sha256:" + hashlib.sha256(data).hexdigest(),
-        len(compressed),
-    )
+    return Layer(dest, compressed.digest, plain.digest, compressed.size)
+
+
+class _Hashing:
+    """A write-through stream that hashes and counts what passes to ``target``."""
+
+    def __init__(self, target: IO[bytes] | gzip.GzipFile) -> None:
+        self._target = target
+        self._hasher = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self._hasher.update(data)
+        self.size += len(data)
+        return self._target.write(data)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self._hasher.hexdigest()
+
+    @property
+    def io(self) -> IO[bytes]:
+        """This object where the standard library wants a file (gzip and tarfile only write and flush)."""
+        return cast("IO[bytes]", self)
 
 
 def _normalise(member: tarfile.TarInfo, name: str, mtime: int) -> tarfile.TarInfo:
