@@ -101,7 +101,7 @@ class SyncConfig:
     git_concurrency: int = 8
     jenkins_concurrency: int = 4
     delete_grace_seconds: int = 7 * 24 * 3600
-    # Unchanged jobs whose config.xml is read per cycle to catch edits made in the UI; None: 1% of them, at least 5.
+    # Unchanged jobs whose config.xml is read per cycle to catch UI edits; None: one per 50 jobs less one, at least 1.
     drift_checks_per_cycle: int | None = None
 
 

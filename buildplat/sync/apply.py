@@ -41,12 +41,24 @@ class Applier:
         self.renderer = renderer
         self.concurrency = concurrency
 
-    def render(self, actions: list[Action]) -> dict[str, RenderedJob]:
-        """The config of every create and update, rendered in one pass; paused jobs stay paused."""
+    def render(
+        self, actions: list[Action], cache: dict[tuple[str, str], RenderedJob] | None = None
+    ) -> dict[str, RenderedJob]:
+        """The config of every create and update (from ``cache`` when rendered already); paused jobs stay paused."""
+        version = self.renderer.templates.version
+        known = cache or {}
         todo = [a for a in actions if a.kind in ("create", "update") and a.inputs is not None]
-        rendered = self.renderer.render_jobs([a.inputs for a in todo if a.inputs is not None])
+        missing = [
+            a.inputs
+            for a in todo
+            if a.inputs is not None and (a.inputs.job_name, a.inputs.fingerprint(version)) not in known
+        ]
+        fresh = {(job.name, job.fingerprint): job for job in self.renderer.render_jobs(missing)}
         result: dict[str, RenderedJob] = {}
-        for action, job in zip(todo, rendered, strict=True):
+        for action in todo:
+            assert action.inputs is not None
+            key = (action.inputs.job_name, action.inputs.fingerprint(version))
+            job = known.get(key) or fresh[key]
             paused = RenderedJob(job.folder, job.name, with_disabled(job.xml, True), job.fingerprint)
             result[job.name] = paused if action.keep_disabled else job
         return result

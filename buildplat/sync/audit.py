@@ -2,8 +2,9 @@
 
 The folder listing cannot show such an edit (the description, with our marker, is usually left as it was), so
 this reads config.xml itself, for a bounded number of jobs per cycle, least recently checked first: at most
-``sync.drift_checks_per_cycle`` (default 1% of the jobs, at least 5), which keeps a no-change cycle at a handful of
-requests while every job is still looked at in turn. ``plan`` checks every job.
+``sync.drift_checks_per_cycle`` (default: one per 50 jobs, less one for the folder listing, at least one), which
+keeps a no-change cycle at one request per 50 jobs while every job is still looked at in turn (500 jobs: all of
+them every 56 cycles). ``plan`` checks every job.
 
 A stored config is compared in canonical form (see ``jobs.compare``) with the digest recorded when we wrote it;
 after a cold start, or for a job another seed job wrote, with a fresh rendering of the same inputs.
@@ -11,7 +12,6 @@ after a cold start, or for a job another seed job wrote, with a fresh rendering 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -34,9 +34,10 @@ class AuditResult:
 
 
 def budget(configured: int | None, jobs: int) -> int:
+    """Config reads per cycle: with the folder listing, one request per 50 jobs (at least one read)."""
     if configured is not None:
         return configured
-    return max(5, math.ceil(jobs / 100))
+    return max(1, jobs // 50 - 1)
 
 
 def choose(actions: list[Action], memory: dict[str, JobMemory], limit: int | None) -> list[Action]:

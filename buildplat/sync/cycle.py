@@ -19,13 +19,13 @@ from buildplat.errors import ServiceError
 from buildplat.jobs import marker
 from buildplat.jobs.compare import config_diff
 from buildplat.jobs.inputs import Credentials, JobInputs, JobTarget, folder_fingerprint
-from buildplat.jobs.render import Renderer
+from buildplat.jobs.render import RenderedJob, Renderer
 from buildplat.jobs.templates import TemplateSet
-from buildplat.spec.model import check_app_bytes, format_problem, from_document
 from buildplat.spec.platform import PlatformConfig
 from buildplat.sync import audit
 from buildplat.sync.apply import Applier, Outcome
-from buildplat.sync.inventory import MISSING, Fetched, Inventory
+from buildplat.sync.gather import Gatherer, parse_fetched
+from buildplat.sync.inventory import Fetched, Inventory
 from buildplat.sync.jenkins_setup import prepare_jenkins
 from buildplat.sync.notify import ConfigNotice, Notifier, problems_digest
 from buildplat.sync.reconcile import WRITES, Action, Parsed, Reconciler
@@ -88,18 +88,19 @@ class SyncEngine:
     ) -> CycleReport:
         started = time.monotonic()
         requests, writes = self.jenkins.requests, self.jenkins.writes
-        listing = self.jenkins.folder(self.folder)
         memory = self.state.repos()
-        git_started = time.monotonic()
-        fetched = self.inventory.fetch_all(self.config.repositories, memory, stop, on_fetched)
-        git_seconds = time.monotonic() - git_started
         parsed: dict[str, Parsed] = {}
 
         def parse(item: Fetched) -> Parsed:
             if item.key not in parsed:
-                parsed[item.key] = self._parse(item)
+                parsed[item.key] = parse_fetched(self.inventory, item)
             return parsed[item.key]
 
+        gatherer = Gatherer(
+            self.jenkins, self.folder, self.config.team, self.inventory, self.renderer, self.target_for, parse
+        )
+        gathered = gatherer.gather(self.config.repositories, memory, stop, on_fetched)
+        listing, fetched = gathered.listing, gathered.fetched
         reconciler = Reconciler(
             team=self.config.team,
             templates_version=self.templates.version,
@@ -124,11 +125,11 @@ class SyncEngine:
             disabled={job.name for job in listing.jobs if job.disabled} if listing else set(),
             concurrency=self.config.sync.jenkins_concurrency,
         )
-        report = CycleReport(checked.actions, git_seconds=git_seconds, folder=self._folder_change(listing))
+        report = CycleReport(checked.actions, git_seconds=gathered.git_seconds, folder=self._folder_change(listing))
         if dry_run or stop.is_set():
             report.stopped = stop.is_set()
             if dry_run:
-                self._add_diffs(report, checked.stored)
+                self._add_diffs(report, checked.stored, gathered.rendered)
             return self._finish(report, started, requests, writes)
         facts = self._facts(fetched, parse)
         try:
@@ -141,7 +142,7 @@ class SyncEngine:
             # each create fail on its own, and the next cycle tries again.
             report.errors.append(exc.message)
         todo = [a for a in report.actions if a.kind in WRITES]
-        report.outcomes = self.applier.apply(todo, self.applier.render(todo), stop)
+        report.outcomes = self.applier.apply(todo, self.applier.render(todo, gathered.rendered), stop)
         report.stopped = stop.is_set()
         now = self.clock()
         self._notify(report, by_key)
@@ -162,18 +163,6 @@ class SyncEngine:
         report.writes = self.jenkins.writes - writes
         report.seconds = time.monotonic() - started
         return report
-
-    def _parse(self, item: Fetched) -> Parsed:
-        if item.source_sha == MISSING:
-            problem = f"default.json: error: no default.json at the head of branch {item.repo.branch} ({item.head})"
-            return Parsed(None, None, (problem,))
-        source = self.inventory.source(item)
-        if source is None:
-            return Parsed(None, None, ("default.json: error: cannot be read from the mirror",))
-        checked = check_app_bytes(source, "default.json")
-        if not checked.ok:
-            return Parsed(None, source, tuple(format_problem(p) for p in checked.problems))
-        return Parsed(from_document(checked.value), source)
 
     def _inputs(self, item: Fetched, parse: Callable[[Fetched], Parsed]) -> JobInputs | None:
         parsed = parse(item)
@@ -219,9 +208,11 @@ class SyncEngine:
         else:
             self.jenkins.update_item(None, self.folder, folder.xml)
 
-    def _add_diffs(self, report: CycleReport, stored: dict[str, str]) -> None:
+    def _add_diffs(
+        self, report: CycleReport, stored: dict[str, str], cache: dict[tuple[str, str], RenderedJob]
+    ) -> None:
         updates = [a for a in report.actions if a.kind == "update" and a.inputs is not None and a.job]
-        rendered = self.applier.render(updates)
+        rendered = self.applier.render(updates, cache)
         result = []
         for action in report.actions:
             name = str(action.job)

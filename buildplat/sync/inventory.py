@@ -8,8 +8,8 @@ the job has to be rendered.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,23 +51,19 @@ class Inventory:
         self.mirrors = mirrors
         self.concurrency = concurrency
 
-    def fetch_all(
-        self,
-        repos: tuple[Repository, ...],
-        memory: dict[str, RepoMemory],
-        stop: threading.Event,
-        on_done: Callable[[Fetched], None] | None = None,
-    ) -> list[Fetched]:
-        """Fetch every repository; the result is in configuration order."""
-
-        def one(repo: Repository) -> Fetched:
-            result = self._fetch(repo, memory, stop)
-            if on_done is not None:
-                on_done(result)
-            return result
-
+    def fetch_iter(
+        self, repos: tuple[Repository, ...], memory: dict[str, RepoMemory], stop: threading.Event
+    ) -> Iterator[tuple[int, Fetched]]:
+        """Fetch every repository; yields (index in ``repos``, result) as each fetch finishes, so the caller can
+        work on what has arrived (parse, render) while the rest is still being fetched."""
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="git") as pool:
-            return list(pool.map(one, repos))
+            futures = {pool.submit(self._fetch, repo, memory, stop): index for index, repo in enumerate(repos)}
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+            finally:
+                for future in futures:
+                    future.cancel()  # the caller gave up (an error): do not start the others
 
     def _fetch(self, repo: Repository, memory: dict[str, RepoMemory], stop: threading.Event) -> Fetched:
         if stop.is_set():
