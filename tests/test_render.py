@@ -180,3 +180,22 @@ def test_generated_jenkinsfile_compiles_with_groovy() -> None:
     )
     (job,) = Renderer(packaged_templates()).render_jobs([_inputs("shop", description=NASTY)])
     groovy.compile_jenkinsfile(_script(job.xml))
+
+
+def test_render_yaml_is_the_project_jenkins_jobs_renders_the_same(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "default.json").write_text(dump(app_doc("shop")))
+    xml = run_cli("render", str(app), "--repo", "git://x/shop.git").assert_success().stdout
+    project = tmp_path / "project.yaml"
+    project.write_text(run_cli("render", str(app), "--repo", "git://x/shop.git", "--format", "yaml").stdout)
+    templates = packaged_templates()
+    done = subprocess.run(
+        [JJB, "--conf", "jenkins_jobs.ini", "test", f"buildplat.yaml:{project}", "team/shop"],
+        cwd=templates.directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == xml

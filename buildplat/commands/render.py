@@ -5,7 +5,9 @@ application checkout or its default.json (default: the current directory). With 
 credential IDs come from the platform config, and the namespace is checked as sync checks it; without it, the
 defaults sync would use for a team named after the app's namespace. The repository URL is --repo, else the
 checkout's origin remote. With --out DIR the XML is written to DIR/<folder>/<app>/config.xml (the layout of
-`jenkins-jobs test --config-xml`) instead of printed. Exit status: 0 rendered, 1 invalid input, 2 usage.
+`jenkins-jobs test --config-xml`) instead of printed. --format yaml prints the jenkins-job-builder project instead:
+`jenkins-jobs --conf jenkins_jobs.ini test buildplat.yaml:PROJECT.yaml` in job-templates/ prints the same XML.
+Exit status: 0 rendered, 1 invalid input, 2 usage.
 """
 
 from __future__ import annotations
@@ -26,12 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--branch", metavar="BRANCH", help="the branch it builds (default: from --config, or main)")
     parser.add_argument("--out", metavar="DIR", help="write DIR/<folder>/<app>/config.xml instead of printing")
     parser.add_argument("--templates", metavar="DIR", help="render with this job-templates directory")
+    parser.add_argument(
+        "--format",
+        choices=("xml", "yaml"),
+        default="xml",
+        help="xml (default): the config.xml; yaml: the jenkins-job-builder project it is rendered from",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from buildplat.clients.git import origin_url
     from buildplat.jobs.inputs import Credentials, JobInputs, JobTarget
-    from buildplat.jobs.render import Renderer
+    from buildplat.jobs.render import Renderer, project_entry, projects_yaml
     from buildplat.jobs.templates import load_templates, packaged_templates
     from buildplat.spec.model import load_app
     from buildplat.spec.platform import load_platform_file
@@ -57,7 +65,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         target = JobTarget(app.namespace, app.namespace, repo, args.branch or "main", Credentials())
     templates = load_templates(Path(args.templates)) if args.templates else packaged_templates()
-    (job,) = Renderer(templates).render_jobs([JobInputs(app, source, target)])
+    inputs = JobInputs(app, source, target)
+    if args.format == "yaml":
+        sys.stdout.write(projects_yaml([project_entry(inputs, templates.version)]))
+        return 0
+    (job,) = Renderer(templates).render_jobs([inputs])
     if args.out:
         out = Path(args.out) / job.folder / job.name / "config.xml"
         try:
