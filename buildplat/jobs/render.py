@@ -19,6 +19,7 @@ import yaml
 from buildplat.buildfacts import registry as buildfacts
 from buildplat.errors import BuildplatError
 from buildplat.jobs import marker
+from buildplat.jobs.compare import config_digest
 from buildplat.jobs.inputs import JobInputs, folder_fingerprint
 from buildplat.jobs.templates import FOLDER_TEMPLATE, PIPELINE_TEMPLATE, TemplateSet
 
@@ -31,6 +32,7 @@ class RenderedJob:
     name: str  # the item's name inside the folder; for the folder itself, the folder's name
     xml: str
     fingerprint: str
+    digest: str = ""  # of the canonical config (jobs.compare.config_digest): what a UI edit would change
 
     @property
     def full_name(self) -> str:
@@ -154,7 +156,13 @@ class Renderer:
         entries = [project_entry(item, version) for item in inputs]
         xml = self._render(entries)
         return [
-            RenderedJob(item.target.folder, item.app.name, xml[item.full_name], item.fingerprint(version))
+            RenderedJob(
+                item.target.folder,
+                item.app.name,
+                xml[item.full_name],
+                item.fingerprint(version),
+                config_digest(xml[item.full_name]),
+            )
             for item in inputs
         ]
 

@@ -7,6 +7,7 @@ way: a create that finds the name taken reads the job, and if it carries our fin
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ class Applier:
             assert action.inputs is not None
             key = (action.inputs.job_name, action.inputs.fingerprint(version))
             job = known.get(key) or fresh[key]
-            paused = RenderedJob(job.folder, job.name, with_disabled(job.xml, True), job.fingerprint)
+            paused = dataclasses.replace(job, xml=with_disabled(job.xml, True))
             result[job.name] = paused if action.keep_disabled else job
         return result
 
@@ -84,7 +85,7 @@ class Applier:
         if action.kind == "disable":
             return self._disable(action, name)
         job = rendered[name]
-        written = (job.fingerprint, config_digest(job.xml))
+        written = (job.fingerprint, job.digest or config_digest(job.xml))
         if action.kind == "create":
             try:
                 self.jenkins.create_item(self.folder, name, job.xml)

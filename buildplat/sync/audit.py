@@ -78,7 +78,7 @@ def audit(
         else:
             to_render.append(item)
     for job in renderer.render_jobs(to_render):
-        expected[job.name] = config_digest(job.xml)
+        expected[job.name] = job.digest
     changed: dict[str, Action] = {}
     for action in chosen:
         name = str(action.job)
