@@ -35,20 +35,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from buildplat.errors import BuildplatError
     from buildplat.spec.platform import load_platform_file
-    from buildplat.sync.runner import SyncLoop, open_engine, terminal_or_none
+    from buildplat.sync.runner import SyncLoop, log, open_engine, terminal_or_none
 
     if args.interval is not None and args.interval <= 0:
         raise UsageError(f"--interval must be positive, not {args.interval:g}")
-    config = load_platform_file(Path(args.config))
+    path = Path(args.config)
+    config = load_platform_file(path)  # a bad config at start is the caller's error: exit 1 with every problem
     _log_to_stderr()
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda _signum, _frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        with open_engine(config) as engine:
-            interval = args.interval if args.interval is not None else float(config.sync.interval_seconds)
-            loop = SyncLoop(engine, interval, progress=terminal_or_none())
-            return loop.run(stop, once=args.once)
+        while True:
+            with open_engine(config) as engine:
+                interval = args.interval if args.interval is not None else float(config.sync.interval_seconds)
+                code = SyncLoop(engine, interval, progress=terminal_or_none()).run(stop, once=True)
+            if args.once or stop.wait(interval):
+                return code if args.once else 0
+            try:
+                # Read again before every cycle, so a repository added to the config needs no restart.
+                config = load_platform_file(path)
+            except BuildplatError as exc:
+                log.error("sync: %s is not usable, keeping the previous config: %s", path, exc.message)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

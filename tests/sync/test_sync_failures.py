@@ -195,25 +195,31 @@ def test_a_stopped_cycle_writes_nothing_more(team: Team, jenkins_double: Jenkins
     assert "team/alpha" in jenkins_double.jobs
 
 
-def test_sigterm_stops_sync_between_cycles(team: Team, jenkins_double: JenkinsDouble) -> None:
+def test_sigterm_stops_sync_and_the_config_is_read_again_each_cycle(team: Team, jenkins_double: JenkinsDouble) -> None:
     team.add_app("alpha")
     env = {**os.environ, "BUILDPLAT_JENKINS_USER": jenkins_double.user, "BUILDPLAT_JENKINS_TOKEN": jenkins_double.token}
     child = subprocess.Popen(
-        [sys.executable, "-m", "buildplat", "sync", "--config", str(team.write_config()), "--interval", "30"],
+        [sys.executable, "-m", "buildplat", "sync", "--config", str(team.write_config()), "--interval", "0.2"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while "team/alpha" not in jenkins_double.jobs and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.3)  # the first cycle's summary is written after its last request
+
+    def wait_for_job(name: str) -> None:
+        deadline = time.monotonic() + 60
+        while f"team/{name}" not in jenkins_double.jobs and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    wait_for_job("alpha")
+    team.add_app("beta")  # rewrites the platform config the running sync reads
+    wait_for_job("beta")
     child.send_signal(signal.SIGTERM)
-    _out, err = child.communicate(timeout=20)
+    _out, err = child.communicate(timeout=30)
     assert child.returncode == 0, err
     assert "Traceback" not in err
     assert "sync team: 1 items: 1 created" in err
+    assert "team/beta" in jenkins_double.jobs
 
 
 def test_tools_script_compiles_with_groovy() -> None:
