@@ -156,3 +156,23 @@ def test_docker_pushed_base_with_docker_media_types(
     assert [(d.digest, d.size) for d in manifest.layers[:-1]] == [(d.digest, d.size) for d in base.layers]
     assert {d.media_type for d in manifest.layers} == {oci.OCI_LAYER_GZIP}
     assert _run(docker_engine, state.image["reference"]) == "hello from the deb\n"
+
+
+def test_multi_block_layer_is_read_by_dockerd(
+    registry: Registry, registry_namespace: str, docker_engine: DockerEngine, tmp_path: Path
+) -> None:
+    """A payload of several MiB: the layer's gzip stream is cut into blocks (stages/pgzip), which Go reads."""
+    import hashlib
+    import random
+
+    payload = random.Random(7).randbytes(3 * (1 << 20) + 4321).hex()  # 6.6 MB of text
+    ctx = _context(registry, registry_namespace, tmp_path, docker_engine)
+    deb = make_deb(tmp_path / "big", name="hello", files={"hello.txt": "hi\n", "big.txt": payload})
+    (ctx.out / next(ctx.out.glob("*.deb")).name).write_bytes(deb.read_bytes())
+    state = make_context(ctx.app, ctx.out, next(ctx.out.glob("*.deb")))[1]
+    run_image(ctx, state)
+    assert state.image is not None
+    summed = docker_engine.cli(
+        "run", "--rm", "--entrypoint", "/bin/md5sum", state.image["reference"], "/opt/hello/big.txt"
+    ).stdout.decode()
+    assert summed.split()[0] == hashlib.md5(payload.encode()).hexdigest()  # noqa: S324 - a checksum
