@@ -51,21 +51,25 @@ class FileAtHead:
 
 
 class Mirrors:
-    """The mirror root: ``<root>/<digest of the URL>.git``."""
+    """The mirror root: ``<root>/<digest of URL and branch>.git``, one bare repository per configured branch (two
+    branches of one repository fetched at once into one shallow mirror would fight over its ``shallow`` lock)."""
 
     def __init__(self, root: Path, *, timeout: float = 300.0) -> None:
         self.root = root
         self.timeout = timeout
 
-    def path(self, url: str) -> Path:
-        return self.root / (hashlib.sha256(url.encode()).hexdigest()[:24] + ".git")
+    def path(self, url: str, branch: str) -> Path:
+        return self.root / (hashlib.sha256(f"{url}#{branch}".encode()).hexdigest()[:24] + ".git")
 
     def fetch(self, url: str, branch: str) -> str:
         """Bring the mirror's ``branch`` up to the server's and return its head commit."""
-        path = self.path(url)
-        if not path.is_dir():
-            self._create(path)
-        repo = git.Repo(path)
+        path = self.path(url, branch)
+        try:
+            if not path.is_dir():
+                self._create(path)
+            repo = git.Repo(path)
+        except (OSError, git.GitError) as exc:
+            raise ServiceError(SERVICE, f"cannot make the mirror of {url} in {path}: {exc}", retryable=True) from exc
         try:
             ref = f"refs/heads/{branch}"
             try:
@@ -95,9 +99,12 @@ class Mirrors:
             env=_ENV, kill_after_timeout=self.timeout,
         )  # fmt: skip
 
-    def read(self, url: str, commit: str, file: str) -> FileAtHead:
+    def read(self, url: str, branch: str, commit: str, file: str) -> FileAtHead:
         """``file`` (at the repository root) at ``commit`` in the mirror; content None if it is not a file there."""
-        repo = git.Repo(self.path(url))
+        try:
+            repo = git.Repo(self.path(url, branch))
+        except (OSError, git.GitError) as exc:
+            raise ServiceError(SERVICE, f"cannot open the mirror of {url}: {exc}", retryable=True) from exc
         try:
             # GitPython strips a final newline by default; the digest of default.json must be of its exact bytes.
             data = repo.git.cat_file(
@@ -112,14 +119,14 @@ class Mirrors:
             repo.close()
         return FileAtHead(commit, bytes(data))
 
-    def prune(self, keep_urls: set[str]) -> list[Path]:
-        """Delete mirrors of repositories no longer configured; returns what was removed."""
+    def prune(self, keep: set[tuple[str, str]]) -> list[Path]:
+        """Delete the mirrors of (URL, branch) pairs no longer configured; returns what was removed."""
         if not self.root.is_dir():
             return []
-        keep = {self.path(url).name for url in keep_urls}
+        kept = {self.path(url, branch).name for url, branch in keep}
         removed = []
         for entry in self.root.iterdir():
-            if entry.name.endswith(".git") and entry.name not in keep:
+            if entry.name.endswith(".git") and entry.name not in kept:
                 shutil.rmtree(entry, ignore_errors=True)
                 removed.append(entry)
         return removed

@@ -155,7 +155,7 @@ class SyncEngine:
         self.state.mark_checked(checked.checked, now)
         self.state.mark_written(((str(o.action.job), *o.written) for o in report.outcomes if o.ok and o.written), now)
         self.state.forget_jobs(str(o.action.job) for o in report.outcomes if o.ok and o.action.kind == "delete")
-        self.inventory.mirrors.prune({repo.url for repo in self.config.repositories})
+        self.inventory.mirrors.prune({(repo.url, repo.branch) for repo in self.config.repositories})
         return self._finish(report, started, requests, writes)
 
     def _finish(self, report: CycleReport, started: float, requests: int, writes: int) -> CycleReport:

@@ -73,7 +73,7 @@ class Inventory:
             known = memory.get(repo_key(repo.url, repo.branch))
             if known is not None and known.head == head and known.source_sha:
                 return Fetched(repo, "ok", head, known.source_sha)
-            found = self.mirrors.read(repo.url, head, APP_FILE)
+            found = self.mirrors.read(repo.url, repo.branch, head, APP_FILE)
         except RepoGone as exc:
             return Fetched(repo, "gone", error=exc.message)
         except ServiceError as exc:
@@ -87,4 +87,4 @@ class Inventory:
         if fetched.source is not None or not fetched.has_source:
             return fetched.source
         assert fetched.head is not None
-        return self.mirrors.read(fetched.repo.url, fetched.head, APP_FILE).content
+        return self.mirrors.read(fetched.repo.url, fetched.repo.branch, fetched.head, APP_FILE).content

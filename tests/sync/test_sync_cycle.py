@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+
 from buildplat.jobs import marker
 from buildplat.jobs.compare import same_config
 from tests.jenkins_double import JenkinsDouble
@@ -207,3 +210,19 @@ def _description(config: str) -> str | None:
     from buildplat.jobs.compare import description_of
 
     return description_of(config)
+
+
+def test_two_branches_of_one_repository_are_two_apps(team: Team, jenkins_double: JenkinsDouble) -> None:
+    url = team.add_app("alpha")
+    team.repos.commit("alpha", {"default.json": dump(app_doc("alpha-next"))}, branch="next")
+    document = json.loads(team.write_config().read_text())
+    document["repositories"].append({"url": url, "branch": "next"})
+    team.config_path.write_text(json.dumps(document))
+    from buildplat.spec.platform import load_platform_file
+    from buildplat.sync.runner import open_engine
+
+    with open_engine(load_platform_file(team.config_path)) as engine:
+        report = engine.cycle(threading.Event())
+    assert kinds(report) == {"alpha": "create", "alpha-next": "create"}
+    assert "<defaultValue>next</defaultValue>" in jenkins_double.jobs.config("team/alpha-next")
+    assert len(list((team.root / "state" / "mirrors").glob("*.git"))) == 2

@@ -220,6 +220,7 @@ def test_sigterm_stops_sync_and_the_config_is_read_again_each_cycle(team: Team, 
     assert "Traceback" not in err
     assert "sync team: 1 items: 1 created" in err
     assert "team/beta" in jenkins_double.jobs
+    assert jenkins_double.token not in err
 
 
 def test_tools_script_compiles_with_groovy() -> None:
