@@ -209,6 +209,7 @@ def test_artifacts_leading_out_of_the_repository_are_refused(make_app, tmp_path:
         package(repo, tmp_path / "out")
 
 
+@pytest.mark.slow  # lintian takes several seconds
 @pytest.mark.skipif(shutil.which("lintian") is None, reason="lintian is not installed (apt-get install lintian)")
 def test_lintian_finds_no_errors_or_warnings(app: Path, tmp_path: Path) -> None:
     deb, _ = package(app, tmp_path / "out", commit="0123456789abcdef0123456789abcdef01234567")
