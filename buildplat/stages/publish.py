@@ -34,6 +34,11 @@ def run_publish(ctx: StageContext, state: PipelineState) -> None:
     if not deb.is_file():
         raise BuildplatError(f"the package {deb} is gone", hint="run the package stage again (buildplat step package)")
     sha256 = _sha256(deb)
+    if ctx.platform is not None and ctx.platform.apt is None:
+        raise BuildplatError(
+            f"the platform config {ctx.platform.source} has no apt section, so there is no repository to publish to",
+            hint='add "apt": {"api_url": …, "public_url": …} (buildplat schema --platform describes it)',
+        )
     if ctx.platform is None or ctx.platform.apt is None:
         directory = ctx.out / LOCAL_REPO_DIR
         added = aptrepo.add_package(directory, deb, sha256)

@@ -142,3 +142,14 @@ def test_apt_get_installs_from_the_flat_repository_even_in_a_path_with_spaces(ap
 def test_sources_line_quotes_the_path() -> None:
     line = aptrepo.sources_line(Path("/tmp/a b/apt"))
     assert line == "deb [trusted=yes] file:/tmp/a%20b/apt ./"
+
+
+def test_a_platform_config_without_apt_is_an_error_not_a_silent_local_publish(app: Path, tmp_path: Path) -> None:
+    from tests.stages.conftest import load_platform, platform_file
+
+    state = PipelineState()
+    ctx = make_ctx(app, out=tmp_path / "out", platform=load_platform(platform_file(tmp_path)))
+    run_package(ctx, state)
+    with pytest.raises(BuildplatError, match="has no apt section"):
+        run_publish(ctx, state)
+    assert not (tmp_path / "out" / "apt").exists()
