@@ -22,6 +22,16 @@ from buildplat.errors import EXIT_OK, BuildplatError, UsageError
 from buildplat.stages.context import STAGES, PipelineState, StageContext
 
 HELP = "run one pipeline stage, as the Jenkins job does"
+# Jenkins' build results -> what notify compares; None: nothing known (no previous build, or it was stopped).
+JENKINS_RESULTS: dict[str, str | None] = {
+    "SUCCESS": "success",
+    "FAILURE": "failure",
+    "UNSTABLE": "failure",
+    "ABORTED": None,
+    "NOT_BUILT": None,
+    "NULL": None,
+    "": None,
+}
 NEEDS_PLATFORM = frozenset({"publish", "image", "deploy", "notify", "promote"})
 _SERVICE_URL = re.compile(r"^(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)=(?P<url>https?://\S+)$")
 
@@ -43,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", metavar="DIR", help="notify: where the last result per branch is kept")
     parser.add_argument(
         "--result", choices=("success", "failure"), help="notify: the pipeline's result as Jenkins saw it"
+    )
+    parser.add_argument(
+        "--previous-result",
+        metavar="RESULT",
+        help="notify: the previous build's result as Jenkins reports it (SUCCESS, FAILURE, UNSTABLE, ABORTED or "
+        "empty); wins over the state file",
     )
     parser.add_argument(
         "--engine", choices=("registry", "docker"), default="registry", help="image: how to build (default: registry)"
@@ -109,12 +125,20 @@ def _stage_options(stage: str, args: argparse.Namespace) -> dict[str, Any]:
     """The arguments only one stage takes, checked here so a wrong combination is a usage error."""
     if (args.to or args.approved_by) and stage != "promote":
         raise UsageError("--to and --approved-by are options of the promote stage only")
-    if args.result and stage != "notify":
-        raise UsageError("--result is an option of the notify stage only")
+    if (args.result or args.previous_result is not None) and stage != "notify":
+        raise UsageError("--result and --previous-result are options of the notify stage only")
     if args.service_url and stage != "verify":
         raise UsageError("--service-url is an option of the verify stage only")
     if stage == "image" and args.engine != "registry":
         return {"engine": args.engine}
+    if stage == "notify":
+        previous = JENKINS_RESULTS.get((args.previous_result or "").strip().upper(), "unknown")
+        if previous == "unknown":
+            raise UsageError(
+                f"--previous-result {args.previous_result!r} is not a Jenkins build result",
+                hint="SUCCESS, FAILURE, UNSTABLE, ABORTED, NOT_BUILT, or empty when there was no previous build",
+            )
+        return {"previous_result": previous} if previous else {}
     if stage == "promote":
         if not args.to:
             raise UsageError("promote needs --to stage or --to prod")

@@ -3,12 +3,16 @@
 The outcome is ``--result`` when Jenkins passes it (``ctx.pipeline_result``), else it is read from the stages
 recorded in ``pipeline.json``: any failed stage makes it a failure, named with its reason. The last outcome per
 app and branch lives in a small file, ``<state dir>/notify/<namespace>/<name>/<branch>.json``, where the state
-dir is ``--state-dir``, else ``$BUILDPLAT_STATE_DIR``, else ``$XDG_STATE_HOME/buildplat`` (``~/.local/state``);
-in Jenkins, point it at a directory that outlives the workspace. What is announced:
+dir is ``--state-dir``, else ``$BUILDPLAT_STATE_DIR``, else ``$XDG_STATE_HOME/buildplat`` (``~/.local/state``).
+Build agents in pods forget that directory, so Jenkins can say what the previous build was instead:
+``--previous-result`` (``currentBuild.previousBuild?.result``: SUCCESS, FAILURE, UNSTABLE…) wins over the file.
+What is announced:
 
-- ``failure`` the first time a branch fails (a failing build after a failing build says nothing);
+- ``failure`` when a branch fails after a success or with nothing known before (a failing build after a failing
+  build says nothing);
 - ``fixed`` when a branch succeeds after a failure, naming the stage that had failed;
-- ``success`` only for the first build ever recorded for the branch; green after green says nothing.
+- nothing for a success after a success, or with nothing known before: a lost state file must not turn every
+  green build into a message.
 
 The state file changes only after Hubot accepted the message, so a lost message is sent again next time.
 Locally (no Hubot in the platform config), the message goes to the console. The Hubot token is never printed,
@@ -38,9 +42,7 @@ def decide(previous: str | None, result: str) -> str | None:
     """The event to announce for ``result`` after ``previous`` (None: nothing recorded), or None for silence."""
     if result == "failure":
         return None if previous == "failure" else "failure"
-    if previous == "failure":
-        return "fixed"
-    return "success" if previous is None else None
+    return "fixed" if previous == "failure" else None
 
 
 def outcome(ctx: StageContext, state: PipelineState) -> tuple[str, str, str | None]:
@@ -63,13 +65,15 @@ def state_file(ctx: StageContext) -> Path:
     return base / "notify" / ctx.app.namespace / ctx.app.name / f"{safe_file_name(branch)}.json"
 
 
-def run_notify(ctx: StageContext, state: PipelineState) -> None:
+def run_notify(ctx: StageContext, state: PipelineState, *, previous_result: str | None = None) -> None:
+    """Announce this build's outcome if it changes the branch's state; ``previous_result`` as Jenkins saw it."""
     result, stage, reason = outcome(ctx, state)
     path = state_file(ctx)
     previous = _load(path)
-    event = decide(previous.get("result"), result)
+    before = previous_result or previous.get("result")
+    event = decide(before, result)
     if event is None:
-        ctx.say(f"notify: {result} as before; nothing to announce")
+        ctx.say(f"notify: {result}, as before (or nothing known before); nothing to announce")
         _save(path, ctx, result, previous.get("stage") if result == "failure" else stage)
         return
     if event == "fixed" and isinstance(previous.get("stage"), str):

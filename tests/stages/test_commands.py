@@ -122,7 +122,8 @@ def test_steps_as_jenkins_calls_them(light: Path, tmp_path: Path) -> None:
         (["step", "verify", "--service-url", "web"], {"BUILD_NUMBER": "1"}, "is not NAME=URL"),
         (["step", "promote", "--local"], {"BUILD_NUMBER": "1"}, "promote needs --to stage or --to prod"),
         (["step", "build", "--to", "stage"], {"BUILD_NUMBER": "1"}, "options of the promote stage only"),
-        (["step", "build", "--result", "failure"], {"BUILD_NUMBER": "1"}, "option of the notify stage only"),
+        (["step", "build", "--result", "failure"], {"BUILD_NUMBER": "1"}, "options of the notify stage only"),
+        (["step", "notify", "--local", "--previous-result", "GREEN"], {"BUILD_NUMBER": "1"}, "not a Jenkins build"),
         (["step", "deploy"], {"BUILD_NUMBER": "1", "BUILDPLAT_CONFIG": "/nonexistent.json"}, "cannot read"),
     ],
 )
@@ -177,3 +178,11 @@ def test_notify_step_locally_prints_once_per_change(light: Path, tmp_path: Path)
     assert "notify (console): team/demo-app 2.5.0: the pipeline failed at build" in first.stdout
     assert "nothing to announce" in again.stdout
     assert "team/demo-app 2.7.0: the pipeline is fixed: build succeeds again" in fixed.stdout
+
+
+def test_notify_step_takes_the_previous_result_from_jenkins(light: Path, tmp_path: Path) -> None:
+    common = ["--app", str(light), "--out", str(tmp_path / "ws"), "--local", "--state-dir", str(tmp_path / "state")]
+    fixed = cli("step", "notify", *common, "--previous-result", "UNSTABLE", env={"BUILD_NUMBER": "9"})
+    assert "team/demo-app 2.9.0: the pipeline is fixed" in fixed.assert_success().stdout
+    unknown = cli("step", "notify", *common, "--previous-result", "", env={"BUILD_NUMBER": "10"})
+    assert "nothing to announce" in unknown.assert_success().stdout
