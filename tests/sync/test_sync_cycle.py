@@ -226,3 +226,16 @@ def test_two_branches_of_one_repository_are_two_apps(team: Team, jenkins_double:
     assert kinds(report) == {"alpha": "create", "alpha-next": "create"}
     assert "<defaultValue>next</defaultValue>" in jenkins_double.jobs.config("team/alpha-next")
     assert len(list((team.root / "state" / "mirrors").glob("*.git"))) == 2
+
+
+def test_deleted_branch_disables_its_job(team: Team, jenkins_double: JenkinsDouble) -> None:
+    from tests.harness.gitd import git
+
+    team.add_app("alpha")
+    team.cycle()
+    bare = team.repos.bare("alpha")
+    git("--git-dir", str(bare), "branch", "-m", "main", "renamed")
+    report = team.cycle()
+    action = next(a for a in report.actions if a.job == "alpha")
+    assert action.kind == "disable"
+    assert "branch main no longer exists" in action.reason
