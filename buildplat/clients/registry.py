@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -255,8 +256,8 @@ class RegistryClient:
         assert location is not None
         scope = _scope(repository, "pull,push")
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
-        if isinstance(source, Path) and size > self.chunk_threshold:
-            with source.open("rb") as stream:
+        if size > self.chunk_threshold:
+            with io.BytesIO(source) if isinstance(source, bytes) else source.open("rb") as stream:
                 location = self._patch_chunks(location, stream, size, scope, digest)
             final = _with_query(location, digest=digest)
             self._call("PUT", final, scope=scope, expect=(201,), retry=False, what=f"finish upload of {digest}")

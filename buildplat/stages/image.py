@@ -115,9 +115,8 @@ def assemble(
     tag: str,
 ) -> Pushed:
     """Base image + app layer -> ``target_repository:tag``, pushed blobs first, manifest, then the tag."""
-    scratch = ctx.out / f".image-layer-{deb.package}.tar.gz"
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="image-layer") as worker:
-        building = worker.submit(build_layer, deb, scratch)  # CPU work, overlapped with the registry calls below
+        building = worker.submit(build_layer, deb)  # CPU work, overlapped with the registry calls below
         try:
             base_name = base.describe(base_repository, base_reference)
             base_manifest = base.get_manifest(base_repository, base_reference)
@@ -130,29 +129,25 @@ def assemble(
             building.cancel()
             with contextlib.suppress(BaseException):
                 building.result()
-            scratch.unlink(missing_ok=True)
             raise
-    try:
-        ctx.say(f"image: app layer {layer.digest} ({_size(layer.size)}) from {deb.package} {deb.version}")
-        meta = ImageMetadata(
-            app=ctx.app,
-            version=tag,
-            created=created_time(ctx, deb),
-            base_name=base_name,
-            base_digest=base_manifest.digest,
-            source=ctx.source_url,
-            revision=ctx.commit,
-        )
-        settings = runtime_settings(ctx.app, base_config)
-        created_by = f"buildplat: install {deb.package} {deb.version} (payload and dpkg status entry)"
-        config = oci.canonical_json(image_config(base_config, settings, meta, layer.diff_id, created_by))
-        config_blob = Descriptor(oci.OCI_CONFIG, oci.sha256_digest(config), len(config))
-        layer_blob = Descriptor(oci.OCI_LAYER_GZIP, layer.digest, layer.size)
-        manifest = oci.canonical_json(image_manifest(base_manifest, config_blob, layer_blob, meta))
-        target.put_blob(target_repository, layer.digest, layer.path)
-        target.put_blob(target_repository, config_blob.digest, config)
-    finally:
-        layer.path.unlink(missing_ok=True)
+    ctx.say(f"image: app layer {layer.digest} ({_size(layer.size)}) from {deb.package} {deb.version}")
+    meta = ImageMetadata(
+        app=ctx.app,
+        version=tag,
+        created=created_time(ctx, deb),
+        base_name=base_name,
+        base_digest=base_manifest.digest,
+        source=ctx.source_url,
+        revision=ctx.commit,
+    )
+    settings = runtime_settings(ctx.app, base_config)
+    created_by = f"buildplat: install {deb.package} {deb.version} (payload and dpkg status entry)"
+    config = oci.canonical_json(image_config(base_config, settings, meta, layer.diff_id, created_by))
+    config_blob = Descriptor(oci.OCI_CONFIG, oci.sha256_digest(config), len(config))
+    layer_blob = Descriptor(oci.OCI_LAYER_GZIP, layer.digest, layer.size)
+    manifest = oci.canonical_json(image_manifest(base_manifest, config_blob, layer_blob, meta))
+    target.put_blob(target_repository, layer.digest, layer.data)
+    target.put_blob(target_repository, config_blob.digest, config)
     # By digest first (the store checks it holds every blob and reports the digest it stored, which
     # put_manifest compares with ours), then the tag: nothing names the image before all of it is there.
     digest = target.put_manifest(target_repository, oci.sha256_digest(manifest), manifest, oci.OCI_MANIFEST)

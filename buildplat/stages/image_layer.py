@@ -54,12 +54,15 @@ class Deb:
 
 @dataclass(frozen=True)
 class Layer:
-    """A layer file written to disk: ``digest`` of the gzip bytes, ``diff_id`` of the tar."""
+    """A layer, held in memory: ``data`` is the gzip bytes (``digest``), ``diff_id`` the digest of the tar."""
 
-    path: Path
+    data: bytes
     digest: str
     diff_id: str
-    size: int
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
 
 
 def read_deb(path: Path) -> Deb:
@@ -115,8 +118,8 @@ def status_entry(deb: Deb) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def build_layer(deb: Deb, dest: Path, *, mtime: int | None = None) -> Layer:
-    """Write the layer for ``deb`` to ``dest`` (a .tar.gz) and return its digests.
+def build_layer(deb: Deb, *, mtime: int | None = None) -> Layer:
+    """The layer for ``deb``. It stays in memory: writing it to disk only to read it back cost more than the rest.
 
     The heavy part of the image stage (decompressing data.tar, compressing the layer); both release the GIL,
     so the stage runs it in a thread while it talks to the registry.
@@ -145,29 +148,20 @@ def build_layer(deb: Deb, dest: Path, *, mtime: int | None = None) -> Layer:
         files[f"var/lib/dpkg/info/{package}.md5sums"] = deb.control_files["md5sums"]
     for name, content in files.items():
         entries[name] = (_file(name, len(content), stamp), content)
-    return _write(entries, dest)
+    return _write(entries)
 
 
-def _write(entries: dict[str, tuple[tarfile.TarInfo, bytes | None]], dest: Path) -> Layer:
-    """Sorted entries -> tar (hashed: the diff_id) -> gzip on every core (hashed: the digest) -> file."""
+def _write(entries: dict[str, tuple[tarfile.TarInfo, bytes | None]]) -> Layer:
+    """Sorted entries -> tar (hashed: the diff_id) -> gzip on every core (hashed: the digest)."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in sorted(entries):
             info, content = entries[name]
             tar.addfile(info, io.BytesIO(content) if content is not None else None)
-    data = buffer.getbuffer()
-    diff_id = "sha256:" + hashlib.sha256(data).hexdigest()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    temp = dest.with_name(dest.name + ".tmp")
-    hasher, size = hashlib.sha256(), 0
-    with temp.open("wb") as out:
-        for piece in pgzip.compress(data, LAYER_GZIP_LEVEL):
-            hasher.update(piece)
-            size += len(piece)
-            out.write(piece)
-    del data  # the buffer cannot be released while a view of it is alive
-    temp.replace(dest)
-    return Layer(dest, "sha256:" + hasher.hexdigest(), diff_id, size)
+    with buffer.getbuffer() as data:
+        diff_id = "sha256:" + hashlib.sha256(data).hexdigest()
+        compressed = b"".join(pgzip.compress(data, LAYER_GZIP_LEVEL))
+    return Layer(compressed, "sha256:" + hashlib.sha256(compressed).hexdigest(), diff_id)
 
 
 def _normalise(member: tarfile.TarInfo, name: str, mtime: int) -> tarfile.TarInfo:

@@ -15,31 +15,27 @@ from buildplat.stages.image_layer import build_layer, parse_control, read_deb
 from tests.image.helpers import EPOCH, make_deb, tar_members
 
 
-def layer_tar(path: Path) -> bytes:
-    return gzip.decompress(path.read_bytes())
-
-
 def test_same_deb_gives_the_same_layer_digest(tmp_path: Path) -> None:
     deb = read_deb(make_deb(tmp_path))
-    first = build_layer(deb, tmp_path / "a.tar.gz")
-    second = build_layer(read_deb(make_deb(tmp_path / "again")), tmp_path / "b.tar.gz")
+    first = build_layer(deb)
+    second = build_layer(read_deb(make_deb(tmp_path / "again")))
     assert first.digest == second.digest
     assert first.diff_id == second.diff_id
-    assert first.digest == oci.sha256_digest((tmp_path / "a.tar.gz").read_bytes())
-    assert first.diff_id == oci.sha256_digest(layer_tar(first.path))
-    assert first.size == first.path.stat().st_size
+    assert first.digest == oci.sha256_digest(first.data)
+    assert first.diff_id == oci.sha256_digest(gzip.decompress(first.data))
+    assert first.size == len(first.data)
 
 
 def test_different_payload_gives_a_different_layer(tmp_path: Path) -> None:
-    one = build_layer(read_deb(make_deb(tmp_path / "1", files={"a.txt": "one"})), tmp_path / "1.tar.gz")
-    two = build_layer(read_deb(make_deb(tmp_path / "2", files={"a.txt": "two"})), tmp_path / "2.tar.gz")
+    one = build_layer(read_deb(make_deb(tmp_path / "1", files={"a.txt": "one"})))
+    two = build_layer(read_deb(make_deb(tmp_path / "2", files={"a.txt": "two"})))
     assert one.digest != two.digest
 
 
 def test_entries_are_sorted_root_owned_with_one_mtime(tmp_path: Path) -> None:
     deb = read_deb(make_deb(tmp_path, files={"b.txt": "b", "a/run.sh": "#!/bin/sh\necho hi\n"}))
-    layer = build_layer(deb, tmp_path / "layer.tar.gz")
-    members = tar_members(layer_tar(layer.path))
+    layer = build_layer(deb)
+    members = tar_members(gzip.decompress(layer.data))
     names = [m.name for m in members]
     assert names == sorted(names)
     assert not any(n.startswith(("/", "./")) or n in ("", ".") for n in names)
@@ -52,14 +48,14 @@ def test_entries_are_sorted_root_owned_with_one_mtime(tmp_path: Path) -> None:
 
 
 def test_layer_mtime_can_be_set(tmp_path: Path) -> None:
-    layer = build_layer(read_deb(make_deb(tmp_path)), tmp_path / "l.tar.gz", mtime=42)
-    assert {m.mtime for m in tar_members(layer_tar(layer.path))} == {42}
+    layer = build_layer(read_deb(make_deb(tmp_path)), mtime=42)
+    assert {m.mtime for m in tar_members(gzip.decompress(layer.data))} == {42}
 
 
 def test_dpkg_status_entry_is_well_formed(tmp_path: Path) -> None:
     deb = read_deb(make_deb(tmp_path, name="hello", version="1.2.0"))
-    layer = build_layer(deb, tmp_path / "layer.tar.gz")
-    with tarfile.open(fileobj=io.BytesIO(layer_tar(layer.path))) as tar:
+    layer = build_layer(deb)
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(layer.data))) as tar:
         status = tar.extractfile("var/lib/dpkg/status.d/hello")
         listing = tar.extractfile("var/lib/dpkg/info/hello.list")
         md5sums = tar.extractfile("var/lib/dpkg/info/hello.md5sums")
@@ -89,7 +85,7 @@ def test_gzip_compressed_deb_is_read_too(tmp_path: Path) -> None:
     xz = read_deb(make_deb(tmp_path / "xz", compression="xz"))
     gz = read_deb(make_deb(tmp_path / "gz", compression="gzip"))
     assert xz.control == gz.control
-    assert build_layer(xz, tmp_path / "x.tgz").diff_id == build_layer(gz, tmp_path / "g.tgz").diff_id
+    assert build_layer(xz).diff_id == build_layer(gz).diff_id
     assert xz.mtime == EPOCH
 
 
@@ -126,7 +122,7 @@ def test_a_payload_path_climbing_out_of_the_root_is_refused(tmp_path: Path) -> N
     deb = tmp_path / "evil.deb"
     deb.write_bytes(_ar({"debian-binary": b"2.0\n", "control.tar.gz": control, "data.tar.gz": data}))
     with pytest.raises(BuildplatError, match="unsafe path"):
-        build_layer(read_deb(deb), tmp_path / "l.tgz")
+        build_layer(read_deb(deb))
 
 
 def test_an_invalid_package_name_is_refused(tmp_path: Path) -> None:

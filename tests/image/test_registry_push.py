@@ -239,6 +239,10 @@ def test_chunked_upload(setup: Setup) -> None:
     client.put_blob(f"{setup.namespace}/chunks", digest, path)
     assert client.stats.uploaded[digest] == len(data)
     assert client.get_blob(f"{setup.namespace}/chunks", digest) == data
+    other = data[::-1]
+    client.put_blob(f"{setup.namespace}/chunks", oci.sha256_digest(other), other)  # from memory, chunked too
+    assert client.get_blob(f"{setup.namespace}/chunks", oci.sha256_digest(other)) == other
+    assert client.stats.requests >= 2 * 7
 
 
 def test_catalog_and_tags(setup: Setup) -> None:
