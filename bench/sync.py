@@ -13,7 +13,10 @@ command in a subprocess (start-up included):
                          its cache, then again with --ignore-cache (what a seed job without a kept cache pays).
 
 Targets (issue 4): (b) writes nothing, at most one request per 50 jobs and under 2 s beyond the git fetches;
-(c) exactly one job write; (a) no slower than jenkins-jobs update.
+(c) exactly one job write; (a) no slower than jenkins-jobs update. "git s" is sync's fetch phase (it renders
+changed jobs while the fetches run, so for (a) it includes most of the rendering); "rest s" is everything else,
+process start-up included. jenkins-jobs reads the YAML from disk and fetches nothing, so (a) is also shown
+beyond git.
 """
 
 from __future__ import annotations
@@ -127,6 +130,7 @@ def run_jjb(ini: Path, yaml_paths: str, double: JenkinsDouble, label: str, cache
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--apps", type=int, default=500)
+    parser.add_argument("--git-concurrency", type=int, help="sync.git_concurrency (default: the platform default)")
     args = parser.parse_args()
     say = lambda text: print(f"bench/sync: {text}", file=sys.stderr, flush=True)  # noqa: E731
     root = Path(tempfile.mkdtemp(prefix="bench-sync-"))
@@ -148,6 +152,8 @@ def main() -> int:
             "jenkins": {"url": double.url},
             "sync": {"state_dir": str(root / "state")},
         }
+        if args.git_concurrency:
+            platform["sync"]["git_concurrency"] = args.git_concurrency  # type: ignore[index]
         config.write_text(json.dumps(platform))
 
         figures = []
@@ -220,6 +226,10 @@ def main() -> int:
         "(c) one job write": onechange.writes == 1,
         f"(a) no slower than jenkins-jobs update ({first.seconds:.2f} s vs {jjb_first.seconds:.2f} s)": (
             first.seconds <= jjb_first.seconds
+        ),
+        f"(a) beyond git, no slower than jenkins-jobs update ({first.seconds - (first.git_seconds or 0):.2f} s vs "
+        f"{jjb_first.seconds:.2f} s; jenkins-jobs reads local YAML, sync fetches {args.apps} repositories)": (
+            first.seconds - (first.git_seconds or 0) <= jjb_first.seconds
         ),
         "same config.xml in Jenkins from both tools": same,
     }
