@@ -5,14 +5,19 @@ unchanged, quarantine (default.json invalid: the last good job is kept), disable
 away), rejected (another team's namespace, or an app name taken), conflict (a job of that name that buildplat did
 not make) or error (the repository could not be fetched), each with its reason. Every managed job's config.xml is
 read to find edits made in the UI. The git mirrors in the state directory are brought up to date; the state
-itself and Jenkins are not written. Exit status 0 when the plan was made, 1 when Jenkins or the config failed.
+itself and Jenkins are not written; when the state directory is not writable here (someone else's seed job), a
+temporary one is used. Exit status 0 when the plan was made, 1 when Jenkins or the config failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import json
+import os
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -32,7 +37,12 @@ def run(args: argparse.Namespace) -> int:
     from buildplat.sync.runner import open_engine
 
     config = load_platform_file(Path(args.config))
-    with open_engine(config) as engine:
+    with contextlib.ExitStack() as stack:
+        if not _writable(config.sync.state_dir):
+            # Someone else's seed-job state (a laptop, another user): plan from fresh mirrors in a temporary place.
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="buildplat-plan-")))
+            config = dataclasses.replace(config, sync=dataclasses.replace(config.sync, state_dir=scratch))
+        engine = stack.enter_context(open_engine(config))
         report = engine.cycle(threading.Event(), dry_run=True)
     folder = config.jenkins.folder
     if args.format == "json":
@@ -41,3 +51,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(plan_text(config.team, folder, report))
     return 0
+
+
+def _writable(directory: Path) -> bool:
+    """Whether ``directory`` is, or could be made, a directory this user can write."""
+    for candidate in (directory, *directory.parents):
+        if candidate.exists():
+            return candidate.is_dir() and os.access(candidate, os.W_OK | os.X_OK)
+    return False

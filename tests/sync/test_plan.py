@@ -100,3 +100,15 @@ def test_changed_default_json_reason_names_the_commit(team: Team, jenkins_double
     assert action.reason == f"default.json changed (commit {head[:12]})"
     assert action.diff is not None
     assert "buildplat-fingerprint" in action.diff  # only the fingerprint moves: build_command is read at run time
+
+
+def test_plan_works_where_the_seed_jobs_state_directory_is_not_usable(
+    team: Team, jenkins_double: JenkinsDouble, tmp_path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    team.state_dir = blocker / "state"
+    team.add_app("alpha")
+    outcome = _plan(team, jenkins_double).assert_success()
+    assert f"create alpha ({team.urls[0]}#main): new app" in outcome.stdout
+    assert blocker.read_text() == ""
