@@ -20,13 +20,17 @@ import lzma
 import re
 import tarfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from buildplat.errors import BuildplatError
 from buildplat.stages import pgzip
 
 AR_MAGIC = b"!<arch>\n"
+_STREAM_MODES: dict[str, Literal["r|xz", "r|gz", "r|"]] = {".xz": "r|xz", ".gz": "r|gz", ".tar": "r|"}
+OWN_ENTRIES_FROM = "var"  # the layer's own entries (var/lib/dpkg/…) sort from here on
 # gzip level 1: several times faster than the default 6 and a few percent larger (payloads are mostly jars and
 # other compressed files); part of what makes the layer reproducible, so changing it changes every digest.
 LAYER_GZIP_LEVEL = 1
@@ -119,26 +123,69 @@ def status_entry(deb: Deb) -> bytes:
 
 
 def build_layer(deb: Deb, *, mtime: int | None = None) -> Layer:
-    """The layer for ``deb``. It stays in memory: writing it to disk only to read it back cost more than the rest.
+    """The layer for ``deb``, held in memory (writing it to disk only to read it back cost more than the rest).
 
-    The heavy part of the image stage (decompressing data.tar, compressing the layer); both release the GIL,
-    so the stage runs it in a thread while it talks to the registry.
+    The heavy part of the image stage, streamed: data.tar is decompressed, re-packed and compressed in one
+    pass, and blocks are compressed on other cores while decompression goes on (``pgzip.Writer``); the stage
+    runs all of it in a thread while it talks to the registry. dpkg-deb writes data.tar sorted, so entries
+    that sort before ours (``var/lib/dpkg/…``) go out as they come; the rest wait to be merged with ours.
+    A data.tar that is not sorted is read a second time and sorted in memory.
     """
     stamp = deb.mtime if mtime is None else mtime
-    entries: dict[str, tuple[tarfile.TarInfo, bytes | None]] = {}
+    return _build(deb, stamp, stream=True) or _build(deb, stamp, stream=False) or _unreachable()
+
+
+def _build(deb: Deb, stamp: int, *, stream: bool) -> Layer | None:
+    """None when ``stream`` finds data.tar out of order (the caller then builds without streaming)."""
+    held: dict[str, tuple[tarfile.TarInfo, bytes | None]] = {}
     paths: list[str] = []
-    data = _decompress(deb.data_member[1], deb.data_member[0], deb.path)
-    with tarfile.open(fileobj=io.BytesIO(data)) as source:
-        for member in source.getmembers():
-            name = _clean(member.name)
-            if not name:
-                continue
-            info = _normalise(member, name, stamp)
-            if member.islnk():
-                info.linkname = _clean(member.linkname)
-            extracted = source.extractfile(member) if member.isfile() else None
-            entries[name] = (info, extracted.read() if extracted is not None else None)
-            paths.append("/" + name)
+    last = ""
+    with pgzip.Writer(LAYER_GZIP_LEVEL) as out:
+        with tarfile.open(fileobj=out.io, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            for info, content in _payload(deb, stamp):
+                paths.append("/" + info.name)
+                if stream and info.name <= last:
+                    return None
+                last = info.name
+                if stream and not held and info.name < OWN_ENTRIES_FROM:
+                    tar.addfile(info, io.BytesIO(content) if content is not None else None)
+                else:
+                    held[info.name] = (info, content)
+            _add_dpkg_entries(deb, held, paths, stamp)
+            for name in sorted(held):
+                info, content = held[name]
+                tar.addfile(info, io.BytesIO(content) if content is not None else None)
+        compressed = out.finish()
+        return Layer(compressed, oci_digest(compressed), out.plain_digest)
+
+
+def _payload(deb: Deb, stamp: int) -> Iterator[tuple[tarfile.TarInfo, bytes | None]]:
+    """data.tar's entries, normalised, in archive order, decompressed as they are read."""
+    name, content = deb.data_member
+    mode = _STREAM_MODES.get(Path(name).suffix)
+    if mode is None:
+        raise BuildplatError(
+            f"{deb.path} has a {name} member this reader does not handle",
+            hint="build the package with xz or gzip compression (dpkg-deb -Zxz, buildplat's default)",
+        )
+    try:
+        with tarfile.open(fileobj=io.BytesIO(content), mode=mode) as source:
+            for member in source:
+                clean = _clean(member.name)
+                if not clean:
+                    continue
+                info = _normalise(member, clean, stamp)
+                if member.islnk():
+                    info.linkname = _clean(member.linkname)
+                extracted = source.extractfile(member) if member.isfile() else None
+                yield info, extracted.read() if extracted is not None else None
+    except (tarfile.TarError, lzma.LZMAError, zlib.error, EOFError) as exc:
+        raise BuildplatError(f"{deb.path} is damaged: cannot read {name}: {exc}") from exc
+
+
+def _add_dpkg_entries(
+    deb: Deb, entries: dict[str, tuple[tarfile.TarInfo, bytes | None]], paths: list[str], stamp: int
+) -> None:
     package = deb.package
     for directory in ("var", "var/lib", "var/lib/dpkg", "var/lib/dpkg/status.d", "var/lib/dpkg/info"):
         entries.setdefault(directory, (_directory(directory, stamp), None))
@@ -148,20 +195,14 @@ def build_layer(deb: Deb, *, mtime: int | None = None) -> Layer:
         files[f"var/lib/dpkg/info/{package}.md5sums"] = deb.control_files["md5sums"]
     for name, content in files.items():
         entries[name] = (_file(name, len(content), stamp), content)
-    return _write(entries)
 
 
-def _write(entries: dict[str, tuple[tarfile.TarInfo, bytes | None]]) -> Layer:
-    """Sorted entries -> tar (hashed: the diff_id) -> gzip on every core (hashed: the digest)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in sorted(entries):
-            info, content = entries[name]
-            tar.addfile(info, io.BytesIO(content) if content is not None else None)
-    with buffer.getbuffer() as data:
-        diff_id = "sha256:" + hashlib.sha256(data).hexdigest()
-        compressed = b"".join(pgzip.compress(data, LAYER_GZIP_LEVEL))
-    return Layer(compressed, "sha256:" + hashlib.sha256(compressed).hexdigest(), diff_id)
+def oci_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _unreachable() -> Layer:
+    raise AssertionError("a layer built without streaming is never None")
 
 
 def _normalise(member: tarfile.TarInfo, name: str, mtime: int) -> tarfile.TarInfo:

@@ -131,3 +131,20 @@ def test_an_invalid_package_name_is_refused(tmp_path: Path) -> None:
     deb.write_bytes(_ar({"debian-binary": b"2.0\n", "control.tar.gz": control, "data.tar.gz": _tar({})}))
     with pytest.raises(BuildplatError, match="invalid package name"):
         read_deb(deb)
+
+
+def test_an_unsorted_payload_is_sorted_too(tmp_path: Path) -> None:
+    control = _tar({"./control": b"Package: unsorted\nVersion: 1\n"})
+    data = _tar({"./zz/last": b"z", "./aa/first": b"a", "./var/lib/app/state": b"s", "./opt/x": b"x"})
+    deb = tmp_path / "unsorted.deb"
+    deb.write_bytes(_ar({"debian-binary": b"2.0\n", "control.tar.gz": control, "data.tar.gz": data}))
+    names = [m.name for m in tar_members(gzip.decompress(build_layer(read_deb(deb)).data))]
+    assert names == sorted(names)
+    assert {"aa/first", "zz/last", "var/lib/app/state", "var/lib/dpkg/status.d/unsorted"} <= set(names)
+
+
+def test_payload_entries_after_the_dpkg_entries_keep_their_order(tmp_path: Path) -> None:
+    deb = read_deb(make_deb(tmp_path, files={"a.txt": "a"}))
+    names = [m.name for m in tar_members(gzip.decompress(build_layer(deb).data))]
+    assert names == sorted(names)
+    assert names.index("opt/hello/a.txt") < names.index("var/lib/dpkg/status.d/hello")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import random
 import shutil
 import subprocess
@@ -21,29 +22,40 @@ def _data(size: int) -> bytes:
 @pytest.mark.parametrize("size", [0, 1, pgzip.BLOCK - 1, pgzip.BLOCK, pgzip.BLOCK + 1, 3 * pgzip.BLOCK + 12345])
 def test_round_trip_through_python_gzip(size: int) -> None:
     data = _data(size)
-    assert gzip.decompress(b"".join(pgzip.compress(data, 1))) == data
+    assert gzip.decompress(pgzip.compress(data, 1)) == data
 
 
 def test_same_bytes_for_any_number_of_threads() -> None:
     data = _data(5 * pgzip.BLOCK + 7)
-    outputs = {b"".join(pgzip.compress(data, 1, workers=n)) for n in (1, 2, 3, 8)}
+    outputs = {pgzip.compress(data, 1, workers=n) for n in (1, 2, 3, 8)}
     assert len(outputs) == 1
 
 
 def test_header_has_no_name_and_no_time() -> None:
-    out = b"".join(pgzip.compress(b"x", 1))
+    out = pgzip.compress(b"x", 1)
     assert out[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"
 
 
 def test_compresses() -> None:
     data = b"buildplat " * 500_000
-    assert len(b"".join(pgzip.compress(data, 1))) < len(data) // 20
+    assert len(pgzip.compress(data, 1)) < len(data) // 20
 
 
 @pytest.mark.skipif(shutil.which("gzip") is None, reason="no gzip program")
 def test_gzip_program_reads_it() -> None:
     data = _data(2 * pgzip.BLOCK + 99)
-    done = subprocess.run(["gzip", "-dc"], input=b"".join(pgzip.compress(data, 6)), capture_output=True, check=True)
+    done = subprocess.run(["gzip", "-dc"], input=pgzip.compress(data, 6), capture_output=True, check=True)
     assert done.stdout == data
-    tested = subprocess.run(["gzip", "-t"], input=b"".join(pgzip.compress(data, 6)), capture_output=True, check=False)
+    tested = subprocess.run(["gzip", "-t"], input=pgzip.compress(data, 6), capture_output=True, check=False)
     assert tested.returncode == 0, tested.stderr
+
+
+def test_writer_gives_the_same_bytes_for_any_split_of_the_input() -> None:
+    data = _data(3 * pgzip.BLOCK + 5)
+    expected = pgzip.compress(data, 1)
+    for step in (1000, pgzip.BLOCK, pgzip.BLOCK + 17, 7 * 1024 * 1024):
+        with pgzip.Writer(1, workers=2) as writer:
+            for start in range(0, len(data), step):
+                writer.write(data[start : start + step])
+            assert writer.finish() == expected
+            assert writer.plain_digest == "sha256:" + hashlib.sha256(data).hexdigest()
