@@ -184,16 +184,7 @@ def _default_token_ready(cluster: KubeCluster) -> bool:
 def start_cluster(base: Path, bins: Path, engine: DockerEngine, procs: list[ManagedProcess]) -> KubeCluster:
     """Start the whole cluster under ``base``; every process started is appended to ``procs`` at once, so a
     caller can stop them (newest first) whether or not the start succeeded."""
-    pki = base / "pki"
-    make_pki(pki)
-    token = secrets.token_hex(24)
-    (base / "tokens.csv").write_text(f'{token},buildplat-admin,buildplat-admin,"system:masters"\n')
-    api_port = free_port()
-    server = f"https://127.0.0.1:{api_port}"
-    kubeconfig = base / "kubeconfig"
-    write_kubeconfig(kubeconfig, server, pki / "ca.crt", token)
-    cluster = KubeCluster(server, token, kubeconfig, "", pki / "ca.crt", NODE_NAME, procs)
-
+    base.mkdir(parents=True, exist_ok=True)
     timings = base / "startup.log"
     began = phase_started = time.monotonic()
 
@@ -209,6 +200,15 @@ def start_cluster(base: Path, bins: Path, engine: DockerEngine, procs: list[Mana
         procs.append(process)
         return process.start(ready=ready, timeout=timeout)
 
+    pki = base / "pki"
+    make_pki(pki)
+    token = secrets.token_hex(24)
+    (base / "tokens.csv").write_text(f'{token},buildplat-admin,buildplat-admin,"system:masters"\n')
+    api_port = free_port()
+    server = f"https://127.0.0.1:{api_port}"
+    kubeconfig = base / "kubeconfig"
+    write_kubeconfig(kubeconfig, server, pki / "ca.crt", token)
+    cluster = KubeCluster(server, token, kubeconfig, "", pki / "ca.crt", NODE_NAME, procs)
     phase("pki")
 
     client_port, peer_port = free_port(), free_port()
@@ -264,6 +264,8 @@ def start_cluster(base: Path, bins: Path, engine: DockerEngine, procs: list[Mana
         f"--cert-dir={kubelet_dir / 'pki'}", f"--volume-plugin-dir={kubelet_dir / 'volume-plugins'}",
         f"--seccomp-profile-root={kubelet_dir / 'seccomp'}",
         "--container-runtime=docker", f"--docker-endpoint={engine.host}",
+        # cAdvisor's own endpoints: our engine, not the host defaults (its containerd probe waits 5 s for none).
+        f"--docker={engine.host}", f"--containerd={engine.exec_root / 'containerd' / 'containerd.sock'}",
         f"--container-runtime-endpoint=unix://{base / 'dockershim.sock'}",
         f"--experimental-dockershim-root-directory={base / 'dockershim'}", f"--pod-infra-container-image={PAUSE_IMAGE}",
         # No --node-ip: kubelet refuses a loopback one; the API server reaches it by its Hostname, localhost.
