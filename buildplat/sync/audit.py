@@ -64,31 +64,29 @@ def audit(
     names = [str(a.job) for a in chosen]
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="jenkins") as pool:
         configs = dict(zip(names, pool.map(lambda n: jenkins.get_config(folder, n), names), strict=True))
-    inputs = {str(a.job): inputs_for(a) for a in chosen}
-    version = renderer.templates.version
     expected: dict[str, str] = {}
-    to_render: list[JobInputs] = []
-    for name in names:
-        item = inputs[name]
-        known = memory.get(name)
-        if item is None:
-            continue
-        if known and known.written and known.fingerprint == item.fingerprint(version):
-            expected[name] = known.written
+    inputs: dict[str, JobInputs | None] = {}
+    for action in chosen:
+        name, known = str(action.job), memory.get(str(action.job))
+        if known and known.written and action.fingerprint and known.fingerprint == action.fingerprint:
+            expected[name] = known.written  # what we wrote last, as we wrote it: nothing to parse or render
         else:
-            to_render.append(item)
+            inputs[name] = inputs_for(action)
+    to_render = [item for item in inputs.values() if item is not None]
     for job in renderer.render_jobs(to_render):
         expected[job.name] = job.digest
     changed: dict[str, Action] = {}
     for action in chosen:
         name = str(action.job)
-        item = inputs[name]
         stored = configs[name]
-        if item is None or name not in expected:
+        if name not in expected or (stored is not None and config_digest(stored) == expected[name]):
+            continue
+        item = inputs[name] if name in inputs else inputs_for(action)
+        if item is None:
             continue
         if stored is None:
             changed[name] = replace(action, kind="create", reason="deleted in Jenkins; made again", inputs=item)
-        elif config_digest(stored) != expected[name]:
+        else:
             changed[name] = replace(action.with_update(DRIFT_REASON), inputs=item, keep_disabled=name in disabled)
     result = [changed.get(str(a.job), a) if a.kind == "unchanged" else a for a in actions]
     stored_configs = {name: text for name, text in configs.items() if text is not None}

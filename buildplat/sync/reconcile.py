@@ -40,6 +40,7 @@ class Action:
     keep_disabled: bool = False  # the job was paused in Jenkins; a rewrite keeps it paused
     orphaned_since: float | None = None  # disable: the date to stamp; delete: when it was disabled
     diff: str | None = None  # plan: the change to config.xml
+    fingerprint: str | None = None  # unchanged: the fingerprint the job carries (and we would write)
 
     def with_update(self, reason: str) -> Action:
         return replace(self, kind="update", reason=reason)
@@ -85,7 +86,8 @@ class Reconciler:
             current = self._current_job(item, managed, by_repo)
             if current is not None and current not in owners:
                 owners[current] = item.key
-                actions[item.key] = Action("unchanged", current, item.key, "up to date")
+                carried = managed[current][1].fingerprint
+                actions[item.key] = Action("unchanged", current, item.key, "up to date", fingerprint=carried)
         for item in fetched:
             if item.key in actions:
                 continue

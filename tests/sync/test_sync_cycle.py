@@ -239,3 +239,17 @@ def test_deleted_branch_disables_its_job(team: Team, jenkins_double: JenkinsDoub
     action = next(a for a in report.actions if a.job == "alpha")
     assert action.kind == "disable"
     assert "branch main no longer exists" in action.reason
+
+
+def test_an_edit_in_the_ui_is_found_after_a_cold_start(team: Team, jenkins_double: JenkinsDouble) -> None:
+    import shutil
+
+    team.add_app("alpha")
+    team.add_app("beta")
+    team.cycle()
+    shutil.rmtree(team.root / "state")  # a new seed job, or a lost disk: only Jenkins remembers
+    written = jenkins_double.jobs.config("team/beta")
+    jenkins_double.edit_in_ui("team/beta", written.replace("<numToKeep>30</numToKeep>", "<numToKeep>9</numToKeep>"))
+    report = team.cycle()
+    assert kinds(report) == {"alpha": "unchanged", "beta": "update"}
+    assert "<numToKeep>30</numToKeep>" in jenkins_double.jobs.config("team/beta")
