@@ -4,8 +4,8 @@
 Run (as root, like the test suite): `.venv/bin/python bench/image.py [--base debian|busybox] [--payload-mb N]`.
 
 It starts its own registry and dockerd with the test harness (tests/harness/registry.py, docker.py), in a
-temporary directory, and a counting HTTP proxy in front of the registry (tests/image/proxy.py) through which
-both contenders push, so the bytes each uploads are measured the same way. Setup, not timed:
+temporary directory, and a counting HTTP proxy in front of the registry (tests/image/proxy.py, in a process of
+its own) through which both contenders push, so the bytes each uploads are measured the same way. Setup, not timed:
 
 - the base: `debian` is buildplat's local python base (Debian bookworm minbase + python3, built by
   buildplat.images.rootfs on first use, cached), `busybox` a one-layer busybox image; pushed to the registry
@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,7 +46,6 @@ from tests.harness import process  # noqa: E402
 from tests.harness.docker import start_engine  # noqa: E402
 from tests.harness.registry import start_registry  # noqa: E402
 from tests.image.helpers import make_app, make_base_layout, skopeo_push_layout  # noqa: E402
-from tests.image.proxy import Proxy  # noqa: E402
 
 TAG = "1.0.0"
 
@@ -53,23 +54,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", choices=("debian", "busybox"), default="debian")
     parser.add_argument("--payload-mb", type=float, default=5.0)
+    parser.add_argument(
+        "--deb-compression", choices=("xz", "gzip"), default="xz", help="xz: what the package stage makes"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/image: run as root (dockerd and the Debian base need it)", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="bench-image-"))
     try:
-        return _bench(work, args.base, args.payload_mb)
+        return _bench(work, args.base, args.payload_mb, args.deb_compression)
     finally:
         process.stop_all()
         subprocess.run(["rm", "-rf", str(work)], check=False)
 
 
-def _bench(work: Path, base_kind: str, payload_mb: float) -> int:
+def _bench(work: Path, base_kind: str, payload_mb: float, compression: str) -> int:
     say = lambda text: print(f"bench/image: {text}", file=sys.stderr, flush=True)  # noqa: E731
     registry = start_registry(work / "registry")
     engine = start_engine(work / "docker")
-    proxy = Proxy(upstream=registry.host).start()
+    proxy = _start_proxy(registry.host, work)
     host = proxy.url.split("://", 1)[1]
     layout = _base_layout(work, base_kind, say)
     base_repo = "bench/base/python"
@@ -79,7 +83,7 @@ def _bench(work: Path, base_kind: str, payload_mb: float) -> int:
     base = client.get_manifest(base_repo, "stable")
     base_layers = {d.digest: d.size for d in base.layers}
     engine.cli("pull", f"{host}/{base_repo}@{base.digest}")
-    deb = _make_deb(work, payload_mb)
+    deb = _make_deb(work, payload_mb, compression)
     say(
         f"deb: {deb.name}, {deb.stat().st_size / 1e6:.1f} MB; base: {len(base_layers)} layer(s), "
         f"{sum(base_layers.values()) / 1e6:.1f} MB"
@@ -93,12 +97,12 @@ def _bench(work: Path, base_kind: str, payload_mb: float) -> int:
         f"FROM {host}/{base_repo}@{base.digest}\nUSER 0\nCOPY app.deb /tmp/app.deb\n"
         "RUN dpkg -i /tmp/app.deb && rm -f /tmp/app.deb\nUSER 65532:65532\n"
     )
-    proxy.uploaded.clear()
+    proxy.take_counts()
     started = time.monotonic()
     engine.cli("build", "--quiet", "--tag", f"{host}/bench/app-docker:{TAG}", str(context))
     engine.cli("push", f"{host}/bench/app-docker:{TAG}")
     docker_seconds = time.monotonic() - started
-    docker_bytes = dict(proxy.uploaded)
+    docker_bytes = proxy.take_counts()
 
     # buildplat: the daemonless image stage
     app = make_app(name="bench-app", namespace="bench")
@@ -106,7 +110,7 @@ def _bench(work: Path, base_kind: str, payload_mb: float) -> int:
     out.mkdir()
     console = _Timestamped()
     ctx = StageContext(app=app, repo=out, out=out, build_number=1, console=console)
-    proxy.uploaded.clear()
+    proxy.take_counts()
     ours_client = RegistryClient(proxy.url)
     started = console.started = time.monotonic()
     pushed = assemble(
@@ -120,7 +124,7 @@ def _bench(work: Path, base_kind: str, payload_mb: float) -> int:
         tag=TAG,
     )
     ours_seconds = time.monotonic() - started
-    ours_bytes = dict(proxy.uploaded)
+    ours_bytes = proxy.take_counts()
 
     check = engine.cli(
         "run",
@@ -137,7 +141,7 @@ def _bench(work: Path, base_kind: str, payload_mb: float) -> int:
     ratio = ours_seconds / docker_seconds
     base_docker = sum(v for k, v in docker_bytes.items() if k in base_layers)
     base_ours = sum(v for k, v in ours_bytes.items() if k in base_layers)
-    print(f"bench/image ({base_kind} base, {payload_mb:g} MB payload, one run each)")
+    print(f"bench/image ({base_kind} base, {payload_mb:g} MB payload, {compression} deb, one run each)")
     print(
         f"  docker build + push   {docker_seconds:7.2f} s   uploaded {sum(docker_bytes.values()) / 1e6:7.2f} MB"
         f"   base-layer bytes uploaded {base_docker}"
@@ -150,8 +154,28 @@ def _bench(work: Path, base_kind: str, payload_mb: float) -> int:
     print(f"  ratio buildplat/docker {ratio:.3f} (target <= 0.2); docker/buildplat {1 / ratio:.1f}x")
     ok = ratio <= 0.2 and base_ours == 0
     print(f"  {'PASS' if ok else 'FAIL'}")
-    proxy.stop()
     return 0 if ok else 1
+
+
+class _ProxyProcess:
+    """The counting proxy in a process of its own, so it takes no time from the contenders' processes."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def take_counts(self) -> dict[str, int]:
+        with urllib.request.urlopen(f"{self.url}/_proxy/uploaded", timeout=10) as reply:  # noqa: S310 - http on loopback
+            counts: dict[str, int] = json.loads(reply.read())
+        return counts
+
+
+def _start_proxy(upstream: str, work: Path) -> _ProxyProcess:
+    port_file = work / "proxy.port"
+    managed = process.ManagedProcess(
+        "proxy", [sys.executable, "-m", "tests.image.proxy", upstream, str(port_file)], work / "proxy.log", cwd=REPO
+    )
+    managed.start(ready=lambda: port_file.exists() and bool(port_file.read_text()), timeout=30)
+    return _ProxyProcess(f"http://127.0.0.1:{port_file.read_text()}")
 
 
 class _Timestamped(io.StringIO):
@@ -186,7 +210,7 @@ def _base_layout(work: Path, kind: str, say: object) -> Path:
     return path
 
 
-def _make_deb(work: Path, payload_mb: float) -> Path:
+def _make_deb(work: Path, payload_mb: float, compression: str) -> Path:
     root = work / "deb-root"
     payload = root / "opt" / "bench-app"
     payload.mkdir(parents=True)
@@ -205,7 +229,9 @@ def _make_deb(work: Path, payload_mb: float) -> Path:
     )
     deb = work / "bench-app_1.0.0_all.deb"
     subprocess.run(
-        ["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(root), str(deb)], check=True, capture_output=True
+        ["dpkg-deb", "--root-owner-group", f"-Z{compression}", "--build", str(root), str(deb)],
+        check=True,
+        capture_output=True,
     )
     return deb
 

@@ -93,6 +93,10 @@ class Proxy:
             body = request.rfile.read(length) if length else b""
         path = urlsplit(request.path).path
         has_auth = "Authorization" in request.headers
+        if path == "/_proxy/uploaded":  # for a proxy in another process (the benchmark's): read and reset
+            with self.lock:
+                counted, self.uploaded = dict(self.uploaded), {}
+            return self._answer(request, 200, json.dumps(counted).encode(), {"Content-Type": "application/json"}, False)
         if self.auth == "bearer" and path == "/token":
             return self._token(request)
         if self.auth and path.startswith("/v2/") and not self._authorised(request):
@@ -213,3 +217,20 @@ def _read_chunked(request: BaseHTTPRequestHandler) -> bytes:
             return b"".join(parts)
         parts.append(request.rfile.read(size))
         request.rfile.readline()
+
+
+def main() -> None:
+    """``python -m tests.image.proxy UPSTREAM PORT_FILE``: serve until killed, in a process of its own."""
+    import sys
+    import time
+    from pathlib import Path
+
+    proxy = Proxy(upstream=sys.argv[1]).start()
+    assert proxy.server is not None
+    Path(sys.argv[2]).write_text(str(proxy.server.server_address[1]))
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
