@@ -28,7 +28,7 @@ from buildplat.buildfacts.registry import get as get_buildfact
 from buildplat.clients import oci
 from buildplat.clients.oci import Descriptor
 from buildplat.clients.oci_layout import OciLayout
-from buildplat.errors import BuildplatError
+from buildplat.errors import BuildplatError, CommandFailed
 from buildplat.images.apt_sources import debian_mirror
 from buildplat.images.progress import PhaseFilter
 from buildplat.images.tarlayer import pack_directory
@@ -83,6 +83,7 @@ def ensure_local_base(buildfact: str, *, say: Callable[[str], None], layout_dir:
             _build(buildfact, wanted, work / "rootfs", layout, say)
             _swap_in(layout, target, work)
         finally:
+            _unmount_under(work)  # a failed debootstrap can leave /proc or /dev mounted in the new root
             shutil.rmtree(work, ignore_errors=True)
         say(f"base image: {buildfact} ready in {time.monotonic() - started:.0f} s")
     return target
@@ -96,7 +97,13 @@ def _build(buildfact: str, wanted: dict[str, Any], rootfs: Path, layout_dir: Pat
         argv.append("--include=" + ",".join(packages))
     argv += [SUITE, str(rootfs), mirror]
     say(f"base image: debootstrap {SUITE} from {mirror}")
-    proc.run(argv, stream_to=PhaseFilter(say, "base image: debootstrap"), what="debootstrap")
+    try:
+        proc.run(argv, stream_to=PhaseFilter(say, "base image: debootstrap"), what="debootstrap")
+    except CommandFailed as exc:
+        raise BuildplatError(
+            f"{exc.message}\n(building the local {buildfact} base image from {mirror})",
+            hint="check that this machine reaches its Debian mirror (apt-get update works), then run again",
+        ) from exc
     _trim(rootfs)
     _add_user(rootfs)
     say("base image: packing the root filesystem as one layer")
@@ -183,6 +190,24 @@ def _check_can_build() -> None:
             "building a local base image needs debootstrap, which is not installed",
             hint="apt-get install debootstrap",
         )
+
+
+def _unmount_under(root: Path) -> None:
+    """Lazily unmount whatever is mounted at or below ``root``, deepest first, so deleting it stays inside it."""
+    prefix = str(root.resolve())
+    try:
+        table = Path("/proc/self/mountinfo").read_text(encoding="utf-8")
+    except OSError:
+        return
+    points = []
+    for line in table.splitlines():
+        fields = line.split()
+        if len(fields) > 4:
+            point = fields[4].encode().decode("unicode_escape")  # spaces and the like come octal-escaped
+            if point == prefix or point.startswith(prefix + "/"):
+                points.append(point)
+    for point in sorted(points, key=lambda p: p.count("/"), reverse=True):
+        proc.run(["umount", "-l", point], check=False)
 
 
 def _swap_in(layout: Path, target: Path, work: Path) -> None:

@@ -2,8 +2,9 @@
 
 Registry path (Jenkins): read the base manifest and config from ``<registry>/<base_repository>/<buildfact>:
 <base_tag>``, build the app layer (``image_layer``), mount every base layer into ``<namespace>/<name>`` from the
-base repository (never uploaded), upload the app layer and the new config, put the manifest by digest, read it
-back, and only then tag it ``<version>``: a failed push leaves no tag pointing at a half image.
+base repository (never uploaded), upload the app layer and the new config, put the manifest by digest (the
+registry checks every blob is there and names the digest it stored, which must be ours), and only then tag it
+``<version>``: a failed push leaves no tag pointing at a half image.
 
 Local path (``buildplat run``, no platform config): the same assembly from a local OCI layout of the base
 (``StageContext.base_images``, built by ``buildplat.images.rootfs``) into ``<out>/image/``.
@@ -96,6 +97,8 @@ def run_image(ctx: StageContext, state: PipelineState, *, engine: str = "registr
         )
     ctx.say(f"image: {pushed.reference} ({tag}) in {time.monotonic() - started:.1f} s")
     state.image = pushed.record()
+    if ctx.local:
+        state.image["layout"] = str(ctx.out / "image")
     _write_record(ctx.out / RECORD_FILE, {**pushed.record(), "app": ctx.app.full_name, "buildfact": buildfact})
     if ctx.local:
         _say_how_to_run(ctx, tag)
