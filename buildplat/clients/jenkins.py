@@ -90,7 +90,7 @@ class JenkinsClient:
         response = self._call("GET", item_path(folder) + "api/json", params={"tree": _LISTING_TREE}, missing_ok=True)
         if response is None:
             return None
-        data = response.json()
+        data = _json(response)
         jobs = tuple(
             JobEntry(str(job["name"]), job.get("description"), job.get("color")) for job in data.get("jobs") or ()
         )
@@ -107,7 +107,7 @@ class JenkinsClient:
         """Installed plugins: short name -> active."""
         response = self._call("GET", "pluginManager/api/json", params={"tree": "plugins[shortName,active]"})
         assert response is not None
-        return {str(p["shortName"]): bool(p.get("active", True)) for p in response.json().get("plugins", ())}
+        return {str(p["shortName"]): bool(p.get("active", True)) for p in _json(response).get("plugins", ())}
 
     # -- writing ------------------------------------------------------------------------------------------------
     def create_item(self, folder: str | None, name: str, config_xml: str) -> None:
@@ -224,7 +224,7 @@ class JenkinsClient:
         response = self._call("GET", "crumbIssuer/api/json", missing_ok=True)
         if response is None:
             return False
-        data = response.json()
+        data = _json(response)
         self._local.crumb = {str(data["crumbRequestField"]): str(data["crumb"])}
         return True
 
@@ -241,6 +241,17 @@ class JenkinsClient:
         if status == 403:
             return ServiceError(SERVICE, where, hint="the Jenkins user needs Job/Create, Configure and Delete rights")
         return ServiceError(SERVICE, where, retryable=status in _RETRY_STATUSES)
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    """The JSON object of an API answer; anything else (a proxy's HTML page) is a service error, not a crash."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise ServiceError(SERVICE, f"{response.url} did not answer with a JSON object", retryable=True)
+    return data
 
 
 def _retry_after(response: requests.Response) -> float:

@@ -10,6 +10,8 @@ import sys
 import threading
 import time
 
+import pytest
+
 from buildplat.sync.runner import SyncLoop, open_engine
 from tests.jenkins_double import JenkinsDouble
 from tests.sync.helpers import Team, app_doc, dump, kinds
@@ -231,3 +233,19 @@ def test_tools_script_compiles_with_groovy() -> None:
     script = tools_script(needed_tools(set(registry.BUILDFACTS)))
     assert "'/usr/lib/jvm/java-17-openjdk-amd64'" in script
     compile_jenkinsfile(script, "tools.groovy")
+
+
+def test_jenkins_down_or_answering_nonsense_is_a_clear_error(team: Team, jenkins_double: JenkinsDouble) -> None:
+    from buildplat.errors import ServiceError
+    from tests.cli_helpers import run_cli
+
+    team.add_app("alpha")
+    jenkins_double.fail_next(1, status=200, path_prefix="/job/team/api/json", body=b"<html>a login page</html>")
+    with pytest.raises(ServiceError, match="did not answer with a JSON object"):
+        team.cycle()
+    team.jenkins_url = "http://127.0.0.1:9/"
+    env = {"BUILDPLAT_JENKINS_USER": "u", "BUILDPLAT_JENKINS_TOKEN": "t0ken-value"}
+    outcome = run_cli("sync", "--config", str(team.write_config()), "--once", env=env).assert_no_traceback()
+    assert outcome.returncode == 1
+    assert "cycle failed: Jenkins: GET http://127.0.0.1:9/job/team/api/json" in outcome.stderr
+    assert "t0ken-value" not in outcome.stderr
