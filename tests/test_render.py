@@ -56,6 +56,9 @@ def test_render_prints_a_pipeline_that_only_sequences_buildplat_steps(tmp_path: 
     assert "withCredentials([usernamePassword(credentialsId: 'buildplat-registry'" in script
     assert "agent { label 'buildplat-java' }" in script  # the primary buildfact's agent
     assert "shop" not in script  # nothing from default.json is written into the script
+    # Job properties set from a script make Jenkins rewrite config.xml at every build (sync would see an edit).
+    for setter in ("disableConcurrentBuilds", "buildDiscarder", "properties(", "pollSCM", "triggers {"):
+        assert setter not in script
     assert (
         root.find("./properties/org.jenkinsci.plugins.workflow.job.properties.DisableConcurrentBuildsJobProperty")
         is not None
