@@ -399,7 +399,7 @@ class RegistryClient:
         what: str,
     ) -> requests.Response:
         same_origin = urlsplit(url).netloc == self.host
-        for _ in range(2):
+        for attempt in range(2):
             sent = dict(headers)
             if same_origin:  # tokens and passwords go to the registry only, never to a redirect target
                 sent.update(self._auth.header_for(scope))
@@ -416,7 +416,7 @@ class RegistryClient:
                 raise ServiceError(SERVICE, f"{what}: {_short(exc)}") from exc
             if reply.status_code != 401 or not same_origin:
                 return reply
-            if not self._auth.answer(self._session, reply, scope, SERVICE):
+            if not self._auth.answer(self._session, reply, scope, SERVICE, first=attempt == 0):
                 return reply
         return reply
 

@@ -55,8 +55,14 @@ class Auth:
             return {"Authorization": _basic_header(self.username, self.password or "")}
         return {}
 
-    def answer(self, session: requests.Session, response: requests.Response, scope: str, service: str) -> bool:
-        """Handle a 401: True when a retry may now succeed (credentials or a token were obtained)."""
+    def answer(
+        self, session: requests.Session, response: requests.Response, scope: str, service: str, *, first: bool
+    ) -> bool:
+        """Handle a 401: True when a retry may now succeed (credentials or a token were obtained).
+
+        ``first``: the refused request was the first try, so a cached token may just have expired (a long push
+        outlives a token); a token obtained for the retry and refused again is final.
+        """
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         if challenge is None:
             return False
@@ -66,8 +72,8 @@ class Auth:
             self._basic = True
             return True
         if challenge.scheme == "bearer":
-            if scope in self._tokens:
-                return False  # a token we just got was refused: retrying will not help
+            if scope in self._tokens and not first:
+                return False
             self._tokens[scope] = self._fetch_token(session, challenge, scope, service)
             return True
         return False

@@ -287,3 +287,13 @@ def test_copy_from_another_registry_uploads(setup: Setup, proxy: Proxy) -> None:
     assert target.copy_blob(f"{setup.namespace}/copy", layout_layer, source, f"{setup.base_repository}/python") is False
     assert target.stats.uploaded == {layout_layer.digest: layout_layer.size}
     assert target.has_blob(f"{setup.namespace}/copy", layout_layer.digest)
+
+
+def test_an_expired_token_is_renewed(setup: Setup, proxy: Proxy) -> None:
+    proxy.auth, proxy.password = "bearer", "pw"
+    client = RegistryClient(proxy.url, username="builder", password="pw")
+    repository = f"{setup.base_repository}/python"
+    client.get_manifest(repository, "stable")
+    proxy.tokens.clear()  # the registry forgets every token it gave out, as when they expire
+    client.get_manifest(repository, "stable")
+    assert len(proxy.token_scopes) == 2
