@@ -297,3 +297,16 @@ def test_an_expired_token_is_renewed(setup: Setup, proxy: Proxy) -> None:
     proxy.tokens.clear()  # the registry forgets every token it gave out, as when they expire
     client.get_manifest(repository, "stable")
     assert len(proxy.token_scopes) == 2
+
+
+@pytest.mark.parametrize("base_repository", ["Team/Base", "base/../../v2", "base?x=1"])
+def test_bad_base_repository_is_rejected_before_any_request(setup: Setup, proxy: Proxy, base_repository: str) -> None:
+    from buildplat.clients.oci import InvalidReference
+
+    ctx, state = setup.context(proxy.url)
+    ctx = StageContext(**{**ctx.__dict__, "platform": platform_config(proxy.url, base_repository)})
+    with pytest.raises(InvalidReference, match="invalid image repository name") as caught:
+        run_image(ctx, state)
+    assert caught.value.hint
+    assert proxy.seen == []
+    assert state.image is None
