@@ -202,3 +202,21 @@ def test_render_yaml_is_the_project_jenkins_jobs_renders_the_same(tmp_path: Path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == xml
+
+
+def test_every_step_the_jenkinsfile_runs_is_a_valid_buildplat_command() -> None:
+    import re
+    import shlex
+
+    from buildplat.cli import build_parser
+
+    (job,) = Renderer(packaged_templates()).render_jobs([_inputs("shop")])
+    commands = re.findall(r"sh '(buildplat [^']*)'", _script(job.xml))
+    assert len(commands) >= len(STAGES) + 2  # every stage, promote twice, notify on failure too
+    env = {"BUILDPLAT_CONFIG": "/etc/buildplat/platform.json", "BUILDPLAT_PREVIOUS_RESULT": "SUCCESS"}
+    parser = build_parser()
+    for command in commands:
+        words = [re.sub(r"\$(\w+)", lambda m: env[m.group(1)], word) for word in shlex.split(command)]
+        args = parser.parse_args(words[1:])  # argparse exits (a test failure) on an unknown option
+        assert args.command == "step"
+        assert args.config == env["BUILDPLAT_CONFIG"]
