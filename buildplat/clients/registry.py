@@ -17,6 +17,7 @@ import functools
 import hashlib
 import io
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -410,7 +411,10 @@ class RegistryClient:
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 raise ServiceError(
-                    SERVICE, f"{what}: cannot reach {self.base_url}: {_short(exc)}", retryable=True
+                    SERVICE,
+                    f"{what}: cannot reach {self.base_url}: {_reason(exc)}",
+                    retryable=True,
+                    hint="check the registry URL in the platform config and that the registry is up",
                 ) from exc
             except requests.RequestException as exc:
                 raise ServiceError(SERVICE, f"{what}: {_short(exc)}") from exc
@@ -492,6 +496,14 @@ def _error_text(reply: requests.Response) -> str:
     except (ValueError, AttributeError):
         return reply.text.strip()[:200] if reply.text else ""
     return "; ".join(f"{e.get('code', '')} {e.get('message', '')}".strip() for e in errors)[:400]
+
+
+def _reason(exc: requests.RequestException) -> str:
+    """The useful end of a connection error ("Connection refused", "timed out"), not urllib3's whole story."""
+    if isinstance(exc, requests.Timeout):
+        return "timed out"
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+    return found.group(1).strip() if found else _short(exc)
 
 
 def _short(exc: Exception) -> str:
