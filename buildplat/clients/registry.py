@@ -253,7 +253,7 @@ class RegistryClient:
     # -- uploads -------------------------------------------------------------------------------------------
     def _upload(self, repository: str, digest: str, source: bytes | Path) -> None:
         """One attempt: a fresh upload session, the bytes, the digest (``_retrying`` repeats it whole)."""
-        location = self._start_upload(repository)
+        location = self._start_upload(repository, retry=False)
         assert location is not None
         scope = _scope(repository, "pull,push")
         size = len(source) if isinstance(source, bytes) else source.stat().st_size
@@ -313,14 +313,16 @@ class RegistryClient:
             offset = end + 1
         return location
 
-    def _start_upload(self, repository: str, *, mount: tuple[str, str] | None = None) -> str | None:
+    def _start_upload(self, repository: str, *, mount: tuple[str, str] | None = None, retry: bool = True) -> str | None:
         """Open an upload session and return its location; None when a mount succeeded (201)."""
         url = self._url(f"/v2/{_path(repository)}/blobs/uploads/")
         scope = _scope(repository, "pull,push")
         if mount is not None:
             url += "?" + urlencode({"mount": mount[0], "from": oci.check_repository(mount[1])})
             scope += " " + _scope(mount[1], "pull")
-        reply = self._call("POST", url, scope=scope, expect=(201, 202), what=f"start of an upload to {repository}")
+        reply = self._call(
+            "POST", url, scope=scope, expect=(201, 202), retry=retry, what=f"start of an upload to {repository}"
+        )
         if reply.status_code == 201:
             if mount is None:
                 raise ServiceError(SERVICE, "the registry answered 201 to an upload request without a mount")
