@@ -8,6 +8,7 @@ the Dockerfile parser would interpret.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -66,7 +67,7 @@ def dockerfile(build: DockerBuild) -> str:
 class DockerEngine:
     """A Docker engine reached through ``base_url`` (or the environment: ``DOCKER_HOST``)."""
 
-    def __init__(self, base_url: str | None = None, *, timeout: int = 600) -> None:
+    def __init__(self, base_url: str | None = None, *, timeout: int = 600, hint: str | None = None) -> None:
         try:
             if base_url:
                 self._client = docker.DockerClient(base_url=base_url, version="auto", timeout=timeout)
@@ -77,7 +78,7 @@ class DockerEngine:
             raise ServiceError(
                 SERVICE,
                 f"cannot reach a Docker engine{' at ' + base_url if base_url else ''}: {exc}",
-                hint="start dockerd or set DOCKER_HOST; or use the default daemonless path (--engine registry)",
+                hint=hint or "start dockerd or set DOCKER_HOST; or use the default daemonless path (--engine registry)",
             ) from exc
 
     def close(self) -> None:
@@ -115,6 +116,73 @@ class DockerEngine:
         except docker.errors.DockerException as exc:
             raise ServiceError(SERVICE, f"docker build of {tag} failed: {exc}") from exc
         return image_id
+
+    def build_directory(
+        self,
+        context: Path,
+        tag: str,
+        *,
+        buildargs: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        network_mode: str | None = None,
+        nocache: bool = False,
+        progress: Any = None,
+    ) -> str:
+        """``docker build`` of a directory with a Dockerfile (``.dockerignore`` honoured); returns the image id.
+
+        Labels and build arguments go through the API, never into the Dockerfile's text.
+        """
+        try:
+            events = self._client.api.build(
+                path=str(context),
+                tag=tag,
+                buildargs=dict(buildargs or {}),
+                labels=dict(labels or {}),
+                network_mode=network_mode,
+                nocache=nocache,
+                rm=True,
+                forcerm=True,
+                decode=True,
+            )
+            return _follow_build(events, progress)
+        except docker.errors.DockerException as exc:
+            raise ServiceError(SERVICE, f"docker build of {context} failed: {exc}") from exc
+
+    def image_id(self, reference: str) -> str | None:
+        """The id (config digest) of a local image, or None when the engine has no such image."""
+        try:
+            return str(self._client.api.inspect_image(reference)["Id"])
+        except docker.errors.ImageNotFound:
+            return None
+        except docker.errors.APIError as exc:
+            raise ServiceError(SERVICE, f"cannot inspect {reference}: {exc.explanation}") from exc
+
+    def read_file(self, image: str, path: str) -> bytes | None:
+        """A file of an image, read from a container that is created but never started; None when absent."""
+        try:
+            container = self._client.api.create_container(image, command=["true"])["Id"]
+        except docker.errors.DockerException as exc:
+            raise ServiceError(SERVICE, f"cannot create a container of {image}: {exc}") from exc
+        try:
+            stream, _ = self._client.api.get_archive(container, path)
+            archive = b"".join(stream)
+        except docker.errors.NotFound:
+            return None
+        except docker.errors.DockerException as exc:
+            raise ServiceError(SERVICE, f"cannot read {path} from {image}: {exc}") from exc
+        finally:
+            with contextlib.suppress(docker.errors.DockerException):
+                self._client.api.remove_container(container, force=True)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            member = next((m for m in tar.getmembers() if m.isfile()), None)
+            extracted = tar.extractfile(member) if member is not None else None
+            return extracted.read() if extracted is not None else None
+
+    def tag(self, image: str, repository: str, tag: str) -> None:
+        try:
+            self._client.api.tag(image, repository, tag)
+        except docker.errors.APIError as exc:
+            raise ServiceError(SERVICE, f"cannot tag {image} as {repository}:{tag}: {exc.explanation}") from exc
 
     def push(self, repository: str, tag: str, *, progress: Any = None) -> str:
         """Push ``repository:tag`` (repository includes the registry host); returns the manifest digest."""

@@ -135,6 +135,14 @@ class JenkinsClient:
         """Delete a job; a job that is already gone counts as deleted."""
         self._call("POST", item_path(folder, name) + "doDelete", write=True, missing_ok=True)
 
+    def build_job(self, folder: str | None, name: str, parameters: dict[str, str] | None = None) -> str | None:
+        """Queue a build of a job (``buildWithParameters`` when ``parameters`` is given, even empty: the job's
+        defaults fill the rest); returns the queue item's URL when Jenkins names one."""
+        action = "build" if parameters is None else "buildWithParameters"
+        response = self._call("POST", item_path(folder, name) + action, params=parameters or None, write=True)
+        assert response is not None
+        return response.headers.get("Location")
+
     def install_plugins(self, names: Sequence[str]) -> None:
         body = "<jenkins>" + "".join(f'<install plugin="{quote(n, safe="-_.")}@latest"/>' for n in names)
         body += "</jenkins>"

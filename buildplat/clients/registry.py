@@ -127,6 +127,10 @@ class RegistryClient:
             )
         return manifest
 
+    def get_raw_manifest(self, repository: str, reference: str) -> Manifest:
+        """The manifest or image index exactly as stored (an index is not resolved to a platform)."""
+        return self._get_manifest(repository, reference)
+
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """The digest a tag points at (HEAD, no body), or None when there is no such manifest."""
         reply = self._call(
