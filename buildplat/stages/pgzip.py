@@ -5,7 +5,8 @@ parallel) and ended with a sync flush, the last one with a finish. Raw deflate s
 into one valid deflate stream, which goes into one gzip member with a fixed header (no name, mtime 0) and the
 CRC-32 and length of the whole input. Any gzip reader (Go's, zlib's, Python's) reads it; the bytes do not depend
 on the number of threads or on how the input was split into writes, so layer digests stay reproducible. Blocks
-do not share a dictionary, which costs a fraction of a percent of size against one long stream.
+do not share a dictionary, which costs a fraction of a percent of size against one long stream. A block whose
+sample does not compress (already compressed data: jars, images) is stored instead, at the speed of a copy.
 
 :class:`Writer` takes the input as it is produced (the layer's tar is written into it entry by entry while
 blocks already complete are being compressed), and also hashes the uncompressed bytes (the layer's diff_id).
@@ -23,6 +24,7 @@ from types import TracebackType
 from typing import IO, cast
 
 BLOCK = 1 << 20
+SAMPLE = 32 << 10  # how much of a block is tried first, to skip compressing what does not compress
 _OS_UNKNOWN = 255  # what Python's gzip module writes too
 
 
@@ -32,8 +34,17 @@ def _header(level: int) -> bytes:
 
 
 def _deflate(block: bytes, level: int, last: bool) -> bytes:
+    if level and _incompressible(block):
+        level = 0  # stored: jars, images and other compressed files gain nothing from another deflate
     compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
     return compressor.compress(block) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+def _incompressible(block: bytes) -> bool:
+    """Whether a sample from the block's middle shrinks by less than 2 % (decided by the content alone)."""
+    middle = len(block) // 2
+    sample = block[max(0, middle - SAMPLE // 2) : middle + SAMPLE // 2]
+    return len(sample) >= SAMPLE and len(zlib.compress(sample, 1)) > len(sample) * 0.98
 
 
 class Writer:

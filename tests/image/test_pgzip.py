@@ -59,3 +59,12 @@ def test_writer_gives_the_same_bytes_for_any_split_of_the_input() -> None:
                 writer.write(data[start : start + step])
             assert writer.finish() == expected
             assert writer.plain_digest == "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_incompressible_blocks_are_stored() -> None:
+    data = random.Random(1).randbytes(3 * pgzip.BLOCK)
+    out = pgzip.compress(data, 1)
+    assert len(data) < len(out) < len(data) * 1.001, "stored blocks: a few bytes of framing per 64 KiB"
+    assert gzip.decompress(out) == data
+    mixed = data[: pgzip.BLOCK] + b"text " * (pgzip.BLOCK // 5)
+    assert len(pgzip.compress(mixed, 1)) < pgzip.BLOCK * 1.1, "a compressible block is still compressed"
