@@ -85,9 +85,14 @@ def test_http_app_serves_its_payload(
     import urllib.request
 
     ctx = _context(
-        registry, registry_namespace, tmp_path, docker_engine, name="web", app_type="http_html",
+        registry,
+        registry_namespace,
+        tmp_path,
+        docker_engine,
+        name="web",
+        app_type="http_html",
         command=("/bin/sh", "/opt/web/run.sh"),
-    )  # fmt: skip
+    )
     state = make_context(ctx.app, ctx.out, next(ctx.out.glob("*.deb")))[1]
     run_image(ctx, state)
     assert state.image is not None

@@ -73,10 +73,18 @@ def test_python_base_is_a_real_debian_image_that_runs_the_app(docker_engine: Doc
     assert state.image is not None
     image = f"buildplat-local/pyapp:{state.image['tag']}"
     subprocess.run(
-        ["skopeo", "copy", "--quiet", "--dest-daemon-host", docker_engine.host,
-         f"oci:{tmp_path / 'out' / 'image'}:{state.image['tag']}", f"docker-daemon:{image}"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "skopeo",
+            "copy",
+            "--quiet",
+            "--dest-daemon-host",
+            docker_engine.host,
+            f"oci:{tmp_path / 'out' / 'image'}:{state.image['tag']}",
+            f"docker-daemon:{image}",
+        ],
+        check=True,
+        capture_output=True,
+    )
     assert docker_engine.cli("run", "--rm", image).stdout.decode() == "python 3 65532\n"
     version = docker_engine.cli("run", "--rm", "--entrypoint", "/bin/cat", image, "/etc/debian_version").stdout
     assert version.decode().startswith("12.")
