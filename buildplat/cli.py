@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "render": "render",
     "plan": "plan",
     "sync": "sync",
+    "images": "images",
 }
 
 

@@ -96,6 +96,8 @@ def run_image(ctx: StageContext, state: PipelineState, *, engine: str = "registr
             tag=tag,
         )
     ctx.say(f"image: {pushed.reference} ({tag}) in {time.monotonic() - started:.1f} s")
+    if not ctx.local:
+        _record_in_index(ctx, target_repository, pushed, buildfact)
     state.image = pushed.record()
     if ctx.local:
         state.image["layout"] = str(ctx.out / "image")
@@ -157,6 +159,29 @@ def assemble(
     target.put_manifest(target_repository, tag, manifest, oci.OCI_MANIFEST)
     reference = target.describe(target_repository, digest)
     return Pushed(reference, tag, digest, base_name, base_manifest.digest, layer.digest)
+
+
+def _record_in_index(ctx: StageContext, repository: str, pushed: Pushed, buildfact: str) -> None:
+    """Add the image to the app's index in the registry (``image_index``), which ``buildplat images plan`` reads.
+
+    Best effort: the image is pushed and tagged already, and the plan also finds images the index lacks.
+    """
+    from buildplat.stages import image_index
+
+    labels = {
+        image_index.BASE_NAME: pushed.base_reference,
+        image_index.BASE_DIGEST: pushed.base_digest,
+        image_index.VERSION: pushed.tag,
+        image_index.APP: ctx.app.full_name,
+        image_index.BUILDFACT: buildfact,
+    }
+    try:
+        assert ctx.platform is not None
+        assert ctx.platform.registry is not None
+        client = registry_client(ctx.platform.registry)
+        image_index.record_image(client, repository, pushed.tag, pushed.digest, labels)
+    except BuildplatError as exc:
+        ctx.say(f"image: warning: the image index of {repository} was not updated: {exc}")
 
 
 def _stores(ctx: StageContext, buildfact: str) -> tuple[ImageStore, str, str, ImageStore]:

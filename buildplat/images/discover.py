@@ -1,0 +1,131 @@
+"""Finding every app image in the registry, with the base it was built on.
+
+For each repository of the catalog under a team namespace: the tags, the repository's image index (kept by the
+image stage, ``stages.image_index``) for the tags it knows, and for any other tag its manifest's annotations
+(the image stage's registry path) or, failing that, its config's labels (the Docker-engine path, whose manifests
+carry no annotations). Repositories and tags that are not buildplat app images are passed over.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from buildplat.stages import image_index
+from buildplat.stages.image_index import APP, BASE_DIGEST, BASE_NAME, BUILDFACT, INDEX_TAG, REF_NAME, VERSION
+
+if TYPE_CHECKING:
+    from buildplat.clients.registry import RegistryClient
+
+
+@dataclass(frozen=True)
+class AppImage:
+    """One tag of an app repository, as its annotations (or labels) describe it."""
+
+    app: str  # namespace/name
+    repository: str
+    tag: str
+    digest: str
+    buildfact: str
+    version: str  # the app's version (the image stage's tag; a rebased image keeps it)
+    base_repository: str | None  # the base's repository path, from org.opencontainers.image.base.name
+    base_digest: str | None
+
+    @property
+    def team(self) -> str:
+        return self.app.split("/", 1)[0]
+
+
+def base_repository_of(base_name: str | None) -> str | None:
+    """``host:5000/buildplat/base/python:stable`` -> ``buildplat/base/python`` (the host is not compared)."""
+    if not base_name:
+        return None
+    name = base_name.split("@", 1)[0]
+    first, _, rest = name.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        name = rest  # the first component is a registry host, as in Docker's reference grammar
+    return name.rsplit(":", 1)[0]
+
+
+def _image(repository: str, tag: str, digest: str, annotations: Mapping[str, str]) -> AppImage | None:
+    app, buildfact = annotations.get(APP), annotations.get(BUILDFACT)
+    if not app or not buildfact or app != repository:
+        return None
+    return AppImage(
+        app=app,
+        repository=repository,
+        tag=tag,
+        digest=digest,
+        buildfact=buildfact,
+        version=annotations.get(VERSION) or tag,
+        base_repository=base_repository_of(annotations.get(BASE_NAME)),
+        base_digest=annotations.get(BASE_DIGEST),
+    )
+
+
+def repository_images(client: RegistryClient, repository: str) -> list[AppImage]:
+    """Every buildplat app image tagged in ``repository``."""
+    from buildplat.clients.registry import NotFound
+
+    try:
+        tags = client.tags(repository)
+    except NotFound:
+        return []
+    indexed = {}
+    if INDEX_TAG in tags:
+        indexed = {(e.annotations or {})[REF_NAME]: e for e in image_index.read_index(client, repository)}
+    found = []
+    for tag in tags:
+        if tag == INDEX_TAG:
+            continue
+        entry = indexed.get(tag)
+        if entry is not None and (entry.annotations or {}).get(APP):
+            image = _image(repository, tag, entry.digest, entry.annotations or {})
+        else:
+            image = _read_tag(client, repository, tag)
+        if image is not None:
+            found.append(image)
+    return found
+
+
+def _read_tag(client: RegistryClient, repository: str, tag: str) -> AppImage | None:
+    from buildplat.errors import BuildplatError
+
+    try:
+        manifest = client.get_manifest(repository, tag)
+    except BuildplatError:
+        return None  # not an image manifest (an index of other platforms, an artifact): not an app image
+    annotations = manifest.annotations
+    if APP not in annotations:
+        config = json.loads(client.get_blob(repository, manifest.config.digest))
+        annotations = dict((config.get("config") or {}).get("Labels") or {})
+    return _image(repository, tag, manifest.digest, annotations)
+
+
+def team_repositories(client: RegistryClient, teams: Iterable[str], skip_prefixes: Iterable[str]) -> list[str]:
+    """The catalog's repositories under the teams' namespaces (``<team>/…``), minus the base repositories."""
+    wanted = set(teams)
+    skipped = tuple(prefix.rstrip("/") + "/" for prefix in skip_prefixes)
+    return sorted(
+        repository
+        for repository in client.catalog()
+        if repository.split("/", 1)[0] in wanted and "/" in repository and not repository.startswith(skipped)
+    )
+
+
+def find_app_images(
+    client: RegistryClient,
+    teams: Iterable[str],
+    skip_prefixes: Iterable[str],
+    say: Callable[[str], None] = lambda _: None,
+) -> dict[str, list[AppImage]]:
+    """app (namespace/name) -> its images, for every team namespace."""
+    repositories = team_repositories(client, teams, skip_prefixes)
+    say(f"images: reading {len(repositories)} repositories of {len(set(teams))} team namespace(s)")
+    apps: dict[str, list[AppImage]] = {}
+    for repository in repositories:
+        for image in repository_images(client, repository):
+            apps.setdefault(image.app, []).append(image)
+    return apps

@@ -1,0 +1,136 @@
+"""Rebasing an app image onto a new base over the registry API: no Docker engine, no layer bytes uploaded.
+
+The new image has the new base's layers (mounted into the app's repository from the base repository), then the
+app's own layers unchanged (same digests, same bytes: they are already in the repository), and a new config:
+the app's, with the new base's ``diff_ids`` and history in place of the old base's, the labels the old base
+contributed replaced by the new base's, and ``org.opencontainers.image.base.name``/``.base.digest`` naming the
+new base (also as manifest annotations). Nothing in it depends on the time, so the same rebase always gives the
+same digest, and a rollout that resumes finds its earlier work instead of redoing it.
+
+Order, so a rebase killed at any point leaves every tag naming a complete image: blobs (mounts, the config),
+the manifest by its digest (the registry checks it holds every blob), :func:`verify` (read back: every blob
+present, the config's diff_ids those of the new base plus the app's, the digest ours), then the new tag, read
+back too. The app's existing tags are never touched.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from buildplat.clients import oci
+from buildplat.clients.oci import Descriptor
+from buildplat.errors import BuildplatError
+from buildplat.images.plan import Material, Target
+from buildplat.stages.image_index import APP, BASE_DIGEST, BASE_NAME, BUILDFACT, VERSION
+
+if TYPE_CHECKING:
+    from buildplat.clients.registry import RegistryClient
+
+ANNOTATED = (APP, BUILDFACT, VERSION, BASE_NAME, BASE_DIGEST, "org.opencontainers.image.revision",
+             "org.opencontainers.image.source")  # fmt: skip
+
+
+class VerifyFailed(BuildplatError):
+    """A rebased manifest read back from the registry is not what was written; nothing was tagged."""
+
+
+@dataclass(frozen=True)
+class Rebased:
+    repository: str
+    tag: str
+    digest: str
+    config: dict[str, Any]
+    manifest: bytes
+    base_layers: tuple[str, ...]  # the new base's layer digests
+    app_layers: tuple[str, ...]  # the app's own layer digests (unchanged)
+
+
+def _labels(config: dict[str, Any]) -> dict[str, str]:
+    return dict((config.get("config") or {}).get("Labels") or {})
+
+
+def new_config(material: Material, target: Target) -> dict[str, Any]:
+    """The app's config on the new base (see the module docstring)."""
+    config = copy.deepcopy(material.config)
+    old_base, new_base = material.old_config, target.config
+    kept = len((old_base.get("rootfs") or {}).get("diff_ids") or [])
+    app_diff_ids = list(config["rootfs"]["diff_ids"])[kept:]
+    config["rootfs"] = {"type": "layers", "diff_ids": [*new_base["rootfs"]["diff_ids"], *app_diff_ids]}
+    old_history = len(old_base.get("history") or [])
+    config["history"] = [*(new_base.get("history") or []), *(config.get("history") or [])[old_history:]]
+    inherited = _labels(old_base)
+    own = {k: v for k, v in _labels(material.config).items() if inherited.get(k) != v}
+    labels = {**_labels(new_base), **own, BASE_NAME: target.name, BASE_DIGEST: target.digest}
+    run = dict(config.get("config") or {})
+    run["Labels"] = labels
+    config["config"] = run
+    return config
+
+
+def rebase(client: RegistryClient, material: Material, target: Target, repository: str, tag: str) -> Rebased:
+    """Write the rebased image to ``repository`` and tag it ``tag``; returns what was written."""
+    oci.check_tag(tag)
+    kept = len(material.old_base.layers)
+    app_layers = [_oci(d) for d in material.manifest.layers[kept:]]
+    base_layers = [_oci(d) for d in target.manifest.layers]
+    for layer in target.manifest.layers:
+        client.copy_blob(repository, layer, client, target.repository)  # a mount: no bytes move
+    config = new_config(material, target)
+    raw_config = oci.canonical_json(config)
+    config_blob = Descriptor(oci.OCI_CONFIG, oci.sha256_digest(raw_config), len(raw_config))
+    client.put_blob(repository, config_blob.digest, raw_config)
+    labels = _labels(config)
+    annotations = {**material.manifest.annotations, **{k: labels[k] for k in ANNOTATED if k in labels}}
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": oci.OCI_MANIFEST,
+        "config": config_blob.to_json(),
+        "layers": [d.to_json() for d in (*base_layers, *app_layers)],
+        "annotations": annotations,
+    }
+    raw = oci.canonical_json(manifest)
+    digest = client.put_manifest(repository, oci.sha256_digest(raw), raw, oci.OCI_MANIFEST)
+    rebased = Rebased(repository, tag, digest, config, raw, tuple(d.digest for d in base_layers),
+                      tuple(d.digest for d in app_layers))  # fmt: skip
+    verify(client, rebased, target, app_diff_ids=config["rootfs"]["diff_ids"][len(base_layers) :])
+    existing = client.manifest_digest(repository, tag)
+    if existing not in (None, digest):
+        raise BuildplatError(
+            f"{client.describe(repository, tag)} already names another image ({existing}); it was left alone",
+            hint="it was made by hand or by another rollout; if it is wrong, delete it and run the rollout again",
+        )
+    if existing is None:
+        client.put_manifest(repository, tag, raw, oci.OCI_MANIFEST)
+    if client.manifest_digest(repository, tag) != digest:
+        raise VerifyFailed(f"{client.describe(repository, tag)} does not name {digest} after tagging")
+    return rebased
+
+
+def verify(client: RegistryClient, rebased: Rebased, target: Target, app_diff_ids: list[str]) -> None:
+    """Read the manifest back by digest and check it against what it must be; raises :class:`VerifyFailed`."""
+    where = client.describe(rebased.repository, rebased.digest)
+    stored = client.get_raw_manifest(rebased.repository, rebased.digest)
+    if stored.raw != rebased.manifest:
+        raise VerifyFailed(f"{where}: the registry returns other bytes than were written")
+    for blob in (stored.config, *stored.layers):
+        if not client.has_blob(rebased.repository, blob.digest):
+            raise VerifyFailed(f"{where}: blob {blob.digest} is missing from {rebased.repository}")
+    config = json.loads(client.get_blob(rebased.repository, stored.config.digest))
+    diff_ids = list(config["rootfs"]["diff_ids"])
+    expected = [*target.config["rootfs"]["diff_ids"], *app_diff_ids]
+    if diff_ids != expected or len(diff_ids) != len(stored.layers):
+        raise VerifyFailed(f"{where}: the config's diff_ids do not match the new base's and the app's layers")
+    layers = tuple(d.digest for d in stored.layers)
+    if layers != (*rebased.base_layers, *rebased.app_layers):
+        raise VerifyFailed(f"{where}: the layers are not the new base's followed by the app's")
+    if [d.digest for d in target.manifest.layers] != list(rebased.base_layers):
+        raise VerifyFailed(f"{where}: the base layers are not those of {target.name}")
+
+
+def _oci(descriptor: Descriptor) -> Descriptor:
+    """The same blob under its OCI media type (Docker-typed layers are the same bytes)."""
+    media_type = oci.OCI_EQUIVALENT.get(descriptor.media_type, descriptor.media_type)
+    return Descriptor(media_type, descriptor.digest, descriptor.size, descriptor.annotations)
