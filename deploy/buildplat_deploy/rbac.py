@@ -5,7 +5,10 @@ pods (the pipeline stages run ``buildplat step deploy`` on an agent). It may
 - in ``<team>-ci``: manage agent pods (create, delete, exec, logs) and nothing else;
 - in ``<team>-dev|stage|prod``: manage Deployments, Services, HPAs, Ingresses and ConfigMaps and read pods, their
   logs, ReplicaSets and events (what a rollout wait needs); never Secrets, never RBAC;
-- anywhere else: nothing (Roles, never ClusterRoles).
+- anywhere else: read Ingresses and nothing more, because the deploy stage refuses an Ingress host another app
+  claimed first and must see every claim to know. The ClusterRole ``buildplat-ingress-reader`` is shared by every
+  team and comes with the cluster services (deploy/cluster/base/buildplat-rbac.yaml); the team's stack only binds
+  its Jenkins to it. Nothing else is granted cluster-wide.
 The ``hubot`` service account has no binding at all and no token mounted.
 """
 
@@ -34,6 +37,10 @@ DEPLOYER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": WRITE},
     {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": WRITE},
 ]
+
+# Cluster-wide, read-only: the deploy stage's oldest-claim check on Ingress hosts (buildplat/stages/claims.py).
+# Defined once for the cluster in deploy/cluster/base/buildplat-rbac.yaml.
+INGRESS_READER = "buildplat-ingress-reader"
 
 AGENT_RULES: list[dict[str, Any]] = [
     {"apiGroups": [""], "resources": ["pods"], "verbs": WRITE},
@@ -67,4 +74,15 @@ def objects(cfg: TeamConfig) -> list[Manifest]:
             manifest("rbac.authorization.k8s.io/v1", "Role", cfg, "buildplat-deployer", namespace, rules=DEPLOYER_RULES)
         )
         result.append(_binding(cfg, "buildplat-deployer", namespace))
+    result.append(
+        manifest(
+            "rbac.authorization.k8s.io/v1",
+            "ClusterRoleBinding",
+            cfg,
+            f"{INGRESS_READER}-{cfg.team}",
+            None,
+            roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": INGRESS_READER},
+            subjects=[{"kind": "ServiceAccount", "name": JENKINS_SA, "namespace": ci}],
+        )
+    )
     return result

@@ -16,6 +16,7 @@ from buildplat_deploy.meta import Manifest
 
 KIND_ORDER = (
     "Namespace",
+    "ClusterRoleBinding",
     "ResourceQuota",
     "LimitRange",
     "ServiceAccount",
@@ -46,9 +47,13 @@ def stack(cfg: TeamConfig) -> list[Manifest]:
 
 
 def files(cfg: TeamConfig) -> dict[str, str]:
-    """File name -> content for ``--out``: 00-namespaces.yaml, then NN-<namespace>.yaml, then kustomization.yaml."""
+    """File name -> content for ``--out``: 00-namespaces.yaml, 00-cluster.yaml (the team's cluster-wide binding), then
+    NN-<namespace>.yaml, then kustomization.yaml."""
     objects = stack(cfg)
     result = {"00-namespaces.yaml": yamlio.dump_all(o for o in objects if o["kind"] == "Namespace")}
+    cluster_wide = [o for o in objects if "namespace" not in o["metadata"] and o["kind"] != "Namespace"]
+    if cluster_wide:
+        result["00-cluster.yaml"] = yamlio.dump_all(cluster_wide)
     for index, name in enumerate(namespaces.namespace_names(cfg).values(), start=1):
         in_namespace = [o for o in objects if o["metadata"].get("namespace") == name]
         result[f"{index:02d}-{name}.yaml"] = yamlio.dump_all(in_namespace)

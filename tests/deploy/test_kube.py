@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 
-from tests.deploy.conftest import stack
+from tests.deploy.conftest import REPO, stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.kube]
 
@@ -34,9 +35,10 @@ def applied(kube_cluster: Any) -> Iterator[Any]:
 
     api = kube_cluster.api_client()
     dynamic = DynamicClient(api)
+    shared = yaml.safe_load((REPO / "deploy" / "cluster" / "base" / "buildplat-rbac.yaml").read_text())
     try:
         for team in TEAMS:
-            for obj in stack(team):
+            for obj in [shared, *stack(team)]:
                 resource = dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
                 applied_obj = dynamic.server_side_apply(
                     resource,
@@ -141,6 +143,10 @@ def test_jenkins_deploys_into_its_own_three_namespaces_only(applied: Any) -> Non
     assert can(applied, jenkins_a, "create", "pods", "deploya-ci")
     assert not can(applied, jenkins_a, "create", "pods", "deployb-ci")
     assert not can(applied, jenkins_a, "list", "namespaces", "")
+    # Ingress host claims are checked against every namespace: read-only, cluster-wide, Ingresses only.
+    assert can(applied, jenkins_a, "list", "ingresses.networking.k8s.io", "deployb-prod")
+    assert not can(applied, jenkins_a, "create", "ingresses.networking.k8s.io", "deployb-prod")
+    assert not can(applied, jenkins_a, "list", "services", "deployb-prod")
 
 
 def test_hubot_can_do_nothing(applied: Any) -> None:

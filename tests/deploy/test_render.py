@@ -27,6 +27,7 @@ def test_render_twice_is_byte_identical(tmp_path: Path) -> None:
     files_a = sorted(p.name for p in out_a.iterdir())
     assert files_a == sorted(p.name for p in out_b.iterdir())
     assert files_a == [
+        "00-cluster.yaml",
         "00-namespaces.yaml",
         "01-alpha-ci.yaml",
         "02-alpha-dev.yaml",
@@ -47,7 +48,7 @@ def test_out_dir_holds_the_same_objects_as_stdout(tmp_path: Path) -> None:
     key = lambda o: (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])  # noqa: E731
     assert sorted(written, key=key) == sorted(streamed, key=key)
     kustomization = yaml.safe_load((tmp_path / "kustomization.yaml").read_text())
-    assert kustomization["resources"][0] == "00-namespaces.yaml"
+    assert kustomization["resources"][:2] == ["00-cluster.yaml", "00-namespaces.yaml"]
 
 
 def test_every_object_carries_the_team_and_platform_labels(alpha_stack: list[dict]) -> None:
@@ -56,7 +57,10 @@ def test_every_object_carries_the_team_and_platform_labels(alpha_stack: list[dic
         labels = obj["metadata"]["labels"]
         assert labels["app.kubernetes.io/part-of"] == "buildplat", obj["metadata"]
         assert labels["buildplat.dev/team"] == "alpha", obj["metadata"]
-        assert obj["metadata"].get("namespace", obj["metadata"]["name"]) in TEAM_NAMESPACES
+        if obj["kind"] == "ClusterRoleBinding":  # cluster-wide objects carry the team in their name
+            assert obj["metadata"]["name"].endswith("-alpha"), obj["metadata"]
+        else:
+            assert obj["metadata"].get("namespace", obj["metadata"]["name"]) in TEAM_NAMESPACES
     for kind in ("Deployment",):
         for obj in by_kind(alpha_stack, kind):
             template_labels = obj["spec"]["template"]["metadata"]["labels"]

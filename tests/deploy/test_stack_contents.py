@@ -85,8 +85,21 @@ def test_platform_config_follows_buildplats_platform_schema(alpha_stack: list[di
 
 
 def test_jenkins_may_deploy_into_its_three_namespaces_only(alpha_stack: list[dict]) -> None:
+    # The one cluster-wide grant: the shared read-only Ingress reader, for the deploy stage's host-claim check.
     assert not by_kind(alpha_stack, "ClusterRole")
-    assert not by_kind(alpha_stack, "ClusterRoleBinding")
+    (reader_binding,) = by_kind(alpha_stack, "ClusterRoleBinding")
+    assert reader_binding["metadata"]["name"] == "buildplat-ingress-reader-alpha"
+    assert reader_binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "buildplat-ingress-reader",
+    }
+    assert reader_binding["subjects"] == [{"kind": "ServiceAccount", "name": "jenkins", "namespace": CI}]
+    shared = yaml.safe_load((REPO / "deploy" / "cluster" / "base" / "buildplat-rbac.yaml").read_text())
+    assert shared["metadata"]["name"] == "buildplat-ingress-reader"
+    assert shared["rules"] == [
+        {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["get", "list"]}
+    ]
     deployer_namespaces = set()
     for binding in by_kind(alpha_stack, "RoleBinding"):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "jenkins", "namespace": CI}]
