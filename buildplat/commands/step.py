@@ -106,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
     state = _state_for(stage, ctx, PipelineState.load(out))
     options = _stage_options(stage, args)
     run_stage(stage, ctx, state, options)
+    if stage == "image" and state.image:
+        # The one line on stdout, for the Jenkinsfile or a script to read; progress went to stderr.
+        print(state.image["digest"], flush=True)
     return EXIT_OK
 
 
@@ -116,7 +119,7 @@ def _local_base_images() -> Any:
     from buildplat.commands.run import local_base_images
 
     def say(text: str) -> None:
-        print(text, file=sys.stdout, flush=True)
+        print(text, file=sys.stderr, flush=True)  # stdout is for the digest alone
 
     return local_base_images(say)
 

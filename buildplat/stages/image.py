@@ -10,7 +10,7 @@ Local path (``buildplat run``, no platform config): the same assembly from a loc
 (``StageContext.base_images``, built by ``buildplat.images.rootfs``) into ``<out>/image/``.
 
 ``engine="docker"``: the Docker-engine path (``FROM base``, ``COPY`` the deb, ``dpkg -i``) with the same labels
-and settings, pushed to the same place. Either way the digest is printed on stdout (one line, for Jenkins) and
+and settings, pushed to the same place. Either way the digest is
 recorded in ``state.image`` and ``<out>/image.json``; the labels and annotations are what ``buildplat images``
 reads to find the apps built on a base (see ``image_config``).
 """
@@ -68,7 +68,7 @@ class Pushed:
 
 
 def run_image(ctx: StageContext, state: PipelineState, *, engine: str = "registry") -> None:
-    """Build and push the app image; print its digest on stdout and record it in ``state.image``."""
+    """Build and push the app image and record it in ``state.image`` (``buildplat step image`` prints the digest)."""
     if engine not in ENGINES:
         raise UsageError(f"unknown image engine {engine!r}", hint="use --engine registry (default) or docker")
     if ctx.console is None:  # stdout carries the digest alone (Jenkins reads it), so progress goes to stderr
@@ -104,8 +104,6 @@ def run_image(ctx: StageContext, state: PipelineState, *, engine: str = "registr
     _write_record(ctx.out / RECORD_FILE, {**pushed.record(), "app": ctx.app.full_name, "buildfact": buildfact})
     if ctx.local:
         _say_how_to_run(ctx, tag)
-    sys.stdout.write(pushed.digest + "\n")
-    sys.stdout.flush()
 
 
 def assemble(

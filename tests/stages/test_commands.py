@@ -113,6 +113,19 @@ def test_steps_as_jenkins_calls_them(light: Path, tmp_path: Path) -> None:
     assert "belongs to build 41 of team/demo-app, not to build 42" in done.stderr
 
 
+@pytest.mark.slow  # builds (or reuses) the local Debian base image, as `buildplat run` does
+def test_step_image_prints_exactly_the_digest_on_stdout(light: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ws"
+    env = {"BUILD_NUMBER": "7"}
+    for stage in ("build", "package"):
+        cli("step", stage, "--app", str(light), "--out", str(out), env=env).assert_success()
+    done = cli("step", "image", "--local", "--app", str(light), "--out", str(out), env=env).assert_success()
+    state = json.loads((out / "pipeline.json").read_text())
+    assert done.stdout == state["image"]["digest"] + "\n"
+    assert state["image"]["digest"].startswith("sha256:")
+    assert "image:" in done.stderr  # progress went to stderr
+
+
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
