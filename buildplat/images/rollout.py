@@ -108,7 +108,10 @@ class Rollout:
         target = self.plan.target
         report = RolloutReport(self.id)
         if not self.state.start(self.id, target.buildfact, target.version, target.digest):
-            self.say(f"rollout: resuming {self.id}")
+            again = (
+                "finished before; looking for apps that appeared since" if self.state.finished(self.id) else "resuming"
+            )
+            self.say(f"rollout: {again}: {self.id}")
         records = self.state.apps(self.id)
         self._announce_pending(report)
         todo = []

@@ -1,0 +1,137 @@
+"""Rollouts that go wrong: registry failures (through a proxy that fails requests), a threshold, a kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from buildplat.clients.registry import RegistryClient
+from buildplat.stages.image_index import INDEX_TAG
+from tests.appeng.conftest import World
+from tests.appeng.proxy import FailingProxy
+from tests.cli_helpers import run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+
+@pytest.fixture
+def proxy(world: World) -> Iterator[FailingProxy]:
+    started = FailingProxy(world.registry.host).start()
+    yield started
+    started.stop()
+
+
+def _states(state_dir: Path) -> dict[str, tuple[str, int]]:
+    if not (state_dir / "rollouts.sqlite").exists():
+        return {}
+    with sqlite3.connect(state_dir / "rollouts.sqlite") as db:
+        try:
+            rows = db.execute("SELECT app, status, attempts FROM apps").fetchall()
+        except sqlite3.OperationalError:  # the rollout has not made its tables yet
+            return {}
+    return {app: (status, attempts) for app, status, attempts in rows}
+
+
+def _every_tag_names_a_complete_image(client: RegistryClient, repository: str) -> list[str]:
+    tags = [tag for tag in client.tags(repository) if tag != INDEX_TAG]
+    for tag in tags:
+        manifest = client.get_manifest(repository, tag)
+        for blob in (manifest.config, *manifest.layers):
+            assert client.has_blob(repository, blob.digest), f"{repository}:{tag} lacks {blob.digest}"
+    return tags
+
+
+def test_failed_pushes_are_retried_reported_and_resumed(world: World, proxy: FailingProxy, tmp_path: Path) -> None:
+    flaky, steady = world.registry.namespace("flaky"), world.registry.namespace("steady")
+    for app in (f"{flaky}/app-f", f"{flaky}/app-g", f"{steady}/app-h"):
+        world.app(app, tmp_path)
+    configs = [world.config(tmp_path, team, registry_url=proxy.url) for team in (flaky, steady)]
+    v2 = world.bases.python["v2"].version
+    state = tmp_path / "state"
+    args = ["images", "rollout", "python", "--to", v2, "--config", *configs, "--state-dir", str(state)]
+    proxy.fail("PUT", f"/{flaky}/app-f/manifests/", status=400, times=100)  # refused for good: not retried
+
+    first = run_cli(*args, "--per-team", "1", "--max-failures", "0", env=world.env)
+    first.assert_no_traceback()
+    assert first.returncode == 1
+    assert f"{flaky}/app-f: rebase failed:" in first.stdout
+    assert "HTTP 400" in first.stdout
+    assert f"{flaky}/app-g: rebase not started" in first.stdout, "the wave after the failure did not start"
+    assert "stopped: 1 app(s) failed, more than --max-failures 0; run the same command again" in first.stdout
+    assert f"{steady}/app-h: rebase done" in first.stdout
+    assert (len(world.said(flaky)), len(world.said(steady))) == (0, 1)
+    client = RegistryClient(world.registry.url)
+    assert _every_tag_names_a_complete_image(client, f"{flaky}/app-f") == ["1.7.0"], "no tag for a failed rebase"
+
+    proxy.clear()
+    proxy.fail("PUT", f"/{flaky}/app-g/manifests/", status=500, times=2)  # a hiccup: the client retries it
+    second = run_cli(*args, env=world.env)
+    second.assert_success()
+    assert f"{flaky}/app-g: rebase done" in second.stdout
+    assert "(after 2 retries)" in second.stdout
+    assert "2 done, 0 failed;" in second.stdout, "app-h, rebased before, is on v2 now and out of the plan"
+    assert f"{steady}/app-h" not in second.stdout
+    assert proxy.failed == 3, "app-f refused once (a 400 is final), app-g's hiccup twice"
+    assert (len(world.said(flaky)), len(world.said(steady))) == (2, 1), "one message per app, none repeated"
+    states = _states(state)
+    assert states[f"{steady}/app-h"] == ("done", 1), "a finished app is not redone"
+    assert states[f"{flaky}/app-f"] == ("done", 2)
+    tag = f"1.7.0-base-{v2}"
+    for app in (f"{flaky}/app-f", f"{flaky}/app-g", f"{steady}/app-h"):
+        assert sorted(_every_tag_names_a_complete_image(client, app)) == ["1.7.0", tag]
+
+
+def test_a_killed_rollout_resumes_without_redoing_finished_apps(
+    world: World, proxy: FailingProxy, tmp_path: Path
+) -> None:
+    team = world.registry.namespace("slow")
+    apps = [f"{team}/app-{i}" for i in range(4)]
+    for app in apps:
+        world.app(app, tmp_path)
+    config = world.config(tmp_path, team, registry_url=proxy.url)
+    v2 = world.bases.python["v2"].version
+    state = tmp_path / "state"
+    args = ["images", "rollout", "python", "--to", v2, "--config", config, "--state-dir", str(state)]
+    proxy.delay("PUT", "/manifests/", 0.4)
+    running = subprocess.Popen(
+        [sys.executable, "-m", "buildplat", *args, "--per-team", "1", "--workers", "1"],
+        env={**os.environ, **world.env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(status == "done" for status, _ in _states(state).values()):
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)  # into the middle of the next app
+    running.send_signal(signal.SIGKILL)
+    running.wait(timeout=30)
+    killed = _states(state)
+    finished = {app for app, (status, _) in killed.items() if status == "done"}
+    assert finished, "the first run finished at least one app"
+    assert len(finished) < len(apps), "and was killed before the last"
+    client = RegistryClient(world.registry.url)
+    for app in apps:
+        _every_tag_names_a_complete_image(client, app)
+
+    proxy.clear()
+    resumed = run_cli(*args, env=world.env)
+    resumed.assert_success()
+    assert "rollout: resuming" in resumed.stderr
+    states = _states(state)
+    for app in apps:
+        assert states[app][0] == "done"
+        assert sorted(_every_tag_names_a_complete_image(client, app)) == ["1.7.0", f"1.7.0-base-{v2}"]
+    for app in finished:
+        assert states[app] == ("done", 1), f"{app} finished before the kill and was not redone"
+    assert len(world.said(team)) == len(apps), "each app announced exactly once across both runs"
+    assert sorted(text.split(":")[0].split()[-1] for text in world.said(team)) == apps
