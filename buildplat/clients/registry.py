@@ -205,9 +205,11 @@ class RegistryClient:
             url = urljoin(self.base_url + "/", following) if following else None
 
     # -- writing -------------------------------------------------------------------------------------------
-    def put_blob(self, repository: str, digest: str, source: bytes | Path) -> None:
+    def put_blob(self, repository: str, digest: str, source: bytes | Path, *, check: bool = True) -> None:
+        """Upload a blob; ``check=False`` skips asking whether it is there already (for a small new blob, the
+        question costs as much as the upload)."""
         oci.check_digest(digest)
-        if self.has_blob(repository, digest):
+        if check and self.has_blob(repository, digest):
             self.stats.present.append(digest)
             return
         self._retrying(lambda: self._upload(repository, digest, source), f"upload of blob {digest}")

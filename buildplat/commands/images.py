@@ -202,6 +202,7 @@ def _plan(args: argparse.Namespace) -> int:
         teams=teams,
         base_root=registry.base_repository,
         say=_say,
+        new_client=lambda: registry_client(registry),
     )
     if args.format == "json":
         sys.stdout.write(json.dumps(plan_json(plan), indent=2) + "\n")
@@ -231,6 +232,7 @@ def _rollout(args: argparse.Namespace) -> int:
         teams=teams,
         base_root=registry.base_repository,
         say=_say,
+        new_client=lambda: registry_client(registry),
     )
     options = RolloutOptions(args.per_team, args.workers, args.max_failures, rebase_only=args.rebase_only)
     state = RolloutState(_state_dir(args.state_dir))

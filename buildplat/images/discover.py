@@ -9,15 +9,20 @@ carry no annotations). Repositories and tags that are not buildplat app images a
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from buildplat.stages import image_index
 from buildplat.stages.image_index import APP, BASE_DIGEST, BASE_NAME, BUILDFACT, INDEX_TAG, REF_NAME, VERSION
 
 if TYPE_CHECKING:
     from buildplat.clients.registry import RegistryClient
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -115,17 +120,44 @@ def team_repositories(client: RegistryClient, teams: Iterable[str], skip_prefixe
     )
 
 
+class Readers:
+    """Registry reads spread over threads, one client per thread (a client is not shared between threads).
+
+    With no ``new_client`` (or one worker) everything is read on the calling thread with ``first``.
+    """
+
+    def __init__(self, first: RegistryClient, new_client: Callable[[], RegistryClient] | None, workers: int) -> None:
+        self.first = first
+        self._new = new_client
+        self._workers = workers if new_client is not None else 1
+        self._local = threading.local()
+
+    def map(self, read: Callable[[RegistryClient, T], R], items: Iterable[T]) -> list[R]:
+        listed = list(items)
+        if self._workers <= 1 or len(listed) <= 1:
+            return [read(self.first, item) for item in listed]
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="registry-read") as pool:
+            return list(pool.map(lambda item: read(self._client(), item), listed))
+
+    def _client(self) -> RegistryClient:
+        client: RegistryClient | None = getattr(self._local, "client", None)
+        if client is None:
+            assert self._new is not None
+            client = self._local.client = self._new()
+        return client
+
+
 def find_app_images(
-    client: RegistryClient,
+    readers: Readers,
     teams: Iterable[str],
     skip_prefixes: Iterable[str],
     say: Callable[[str], None] = lambda _: None,
 ) -> dict[str, list[AppImage]]:
     """app (namespace/name) -> its images, for every team namespace."""
-    repositories = team_repositories(client, teams, skip_prefixes)
+    repositories = team_repositories(readers.first, teams, skip_prefixes)
     say(f"images: reading {len(repositories)} repositories of {len(set(teams))} team namespace(s)")
     apps: dict[str, list[AppImage]] = {}
-    for repository in repositories:
-        for image in repository_images(client, repository):
+    for images in readers.map(repository_images, repositories):
+        for image in images:
             apps.setdefault(image.app, []).append(image)
     return apps

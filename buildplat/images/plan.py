@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from buildplat.clients import oci
 from buildplat.clients.oci import Manifest
 from buildplat.errors import BuildplatError
 from buildplat.images import safety
-from buildplat.images.discover import AppImage, find_app_images
+from buildplat.images.discover import AppImage, Readers, find_app_images
 from buildplat.images.versions import VersionCatalog, check_version
 
 if TYPE_CHECKING:
@@ -111,12 +111,15 @@ def make_plan(
     teams: Iterable[str],
     base_root: str,
     say: Callable[[str], None] = lambda _: None,
+    new_client: Callable[[], RegistryClient] | None = None,
+    workers: int = 8,
 ) -> Plan:
+    """The plan; with ``new_client`` the repositories and images are read on ``workers`` threads."""
+    readers = Readers(client, new_client, workers)
     catalog = VersionCatalog(client, f"{base_root}/{buildfact}")
     target = load_target(client, catalog, buildfact, version)
-    apps = find_app_images(client, teams, [base_root], say)
-    entries, up_to_date, newer = [], [], []
-    bases: dict[str, tuple[Manifest, dict[str, Any]] | None] = {}
+    apps = find_app_images(readers, teams, [base_root], say)
+    candidates, up_to_date, newer = [], [], []
     for app in sorted(apps):
         current = max(apps[app], key=lambda image: _current_key(image, catalog))
         if current.buildfact != buildfact or current.base_repository != target.repository:
@@ -128,7 +131,11 @@ def make_plan(
         if base_version is not None and catalog.newer(base_version, target.version):
             newer.append(current)
             continue
-        entries.append(_classify(client, target, current, base_version, bases))
+        candidates.append((current, base_version))
+    bases: dict[str, tuple[Manifest, dict[str, Any]] | None] = {}
+    for digest in sorted({image.base_digest for image, _ in candidates if image.base_digest}):
+        bases[digest] = _read_base(client, target.repository, digest)
+    entries = readers.map(lambda reader, item: _classify(reader, target, item[0], item[1], bases), candidates)
     return Plan(target, tuple(entries), tuple(up_to_date), tuple(newer))
 
 
@@ -141,7 +148,7 @@ def _classify(
     target: Target,
     image: AppImage,
     base_version: str | None,
-    bases: dict[str, tuple[Manifest, dict[str, Any]] | None],
+    bases: Mapping[str, tuple[Manifest, dict[str, Any]] | None],
 ) -> PlanEntry:
     new_tag = rebased_tag(image, target)
 
@@ -152,9 +159,7 @@ def _classify(
         return rebuild(f"its version {image.version!r} cannot start an image tag")
     if not image.base_digest:
         return rebuild("it does not record its base image's digest")
-    if image.base_digest not in bases:
-        bases[image.base_digest] = _read_base(client, target.repository, image.base_digest)
-    old = bases[image.base_digest]
+    old = bases.get(image.base_digest)
     if old is None:
         return rebuild(f"its base {image.base_digest} is no longer in {target.repository}")
     manifest = client.get_manifest(image.repository, image.digest)

@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from buildplat.clients import oci
+from buildplat.clients.oci import Manifest
 from buildplat.errors import BuildplatError, ServiceError
 from buildplat.images.plan import REBASE, REBUILD, Plan, PlanEntry
 from buildplat.images.rebase import rebase
@@ -113,6 +115,13 @@ class Rollout:
             )
             self.say(f"rollout: {again}: {self.id}")
         records = self.state.apps(self.id)
+        on_target = {image.app: image for image in self.plan.up_to_date}
+        for app, record in records.items():
+            if record.status != DONE and app in on_target:  # stopped after its tag was written, before it was noted
+                image = on_target[app]
+                detail = f"found as {image.repository}:{image.tag} ({image.digest}): an earlier run did it"
+                self.state.end(self.id, app, DONE, tag=image.tag, digest=image.digest, detail=detail)
+                report.outcomes.append(Outcome(app, record.action, DONE, detail, image.tag, image.digest))
         self._announce_pending(report)
         todo = []
         for entry in self.plan.entries:
@@ -167,7 +176,7 @@ class Rollout:
     def _one(self, entry: PlanEntry, stop: threading.Event) -> Outcome:
         if stop.is_set():
             return Outcome(entry.app, entry.action, "not started", "stopped by a signal")
-        self.state.begin(self.id, entry.app, entry.image.team, entry.action)
+        self.state.begin(self.id, entry.app, entry.image.team, entry.action, self._notice(entry))
         client = self._client()
         retries_before = client.stats.retries
         for attempt in range(1, self.options.attempts + 1):
@@ -185,7 +194,7 @@ class Rollout:
         retries = client.stats.retries - retries_before + attempt - 1
         if retries:
             detail += f" (after {retries} retr{'y' if retries == 1 else 'ies'})"
-        self.state.end(self.id, entry.app, DONE, tag=tag, digest=digest, detail=detail, notice=self._notice(entry))
+        self.state.end(self.id, entry.app, DONE, tag=tag, digest=digest, detail=detail)
         self.say(f"rollout: {entry.app}: {detail}")
         return Outcome(entry.app, entry.action, DONE, detail, tag, digest, retries)
 
@@ -195,7 +204,8 @@ class Rollout:
         done = rebase(client, entry.material, self.plan.target, image.repository, entry.new_tag)
         labels = (done.config.get("config") or {}).get("Labels") or {}
         try:
-            image_index.record_image(client, image.repository, done.tag, done.digest, labels)
+            manifest = Manifest(done.manifest, done.digest, oci.OCI_MANIFEST)
+            image_index.record_image(client, image.repository, done.tag, done.digest, labels, manifest=manifest)
         except BuildplatError as exc:
             self.say(f"rollout: {image.app}: warning: its image index was not updated: {exc}")
         return done.tag, done.digest, f"rebased {image.repository}:{image.tag} as {done.tag} ({done.digest})"

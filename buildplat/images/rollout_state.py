@@ -56,6 +56,7 @@ class RolloutState:
             directory.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash loses no committed step, only power loss may
             with self._transaction() as db:
                 for statement in _SCHEMA:
                     db.execute(statement)
@@ -109,14 +110,15 @@ class RolloutState:
             for app, team, action, status, attempts, tag, digest, detail, notice, notified in rows
         }
 
-    def begin(self, rollout: str, app: str, team: str, action: str) -> int:
-        """An attempt starts; returns its number (1 for the first)."""
+    def begin(self, rollout: str, app: str, team: str, action: str, notice: str | None = None) -> int:
+        """An attempt starts; returns its number (1 for the first). ``notice``: what to announce once it is done."""
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO apps (rollout, app, team, action, status, attempts, updated) VALUES (?, ?, ?, ?, ?, 1, ?) "
-                "ON CONFLICT(rollout, app) DO UPDATE SET action = excluded.action, status = excluded.status, "
-                "attempts = attempts + 1, updated = excluded.updated",
-                (rollout, app, team, action, RUNNING, time.time()),
+                "INSERT INTO apps (rollout, app, team, action, status, attempts, notice, updated) "
+                "VALUES (?, ?, ?, ?, ?, 1, ?, ?) ON CONFLICT(rollout, app) DO UPDATE SET action = excluded.action, "
+                "status = excluded.status, attempts = attempts + 1, notice = excluded.notice, "
+                "updated = excluded.updated",
+                (rollout, app, team, action, RUNNING, notice, time.time()),
             )
             row = db.execute("SELECT attempts FROM apps WHERE rollout = ? AND app = ?", (rollout, app)).fetchone()
         return int(row[0])
@@ -134,8 +136,8 @@ class RolloutState:
     ) -> None:
         with self._transaction() as db:
             db.execute(
-                "UPDATE apps SET status = ?, tag = ?, digest = ?, detail = ?, notice = ?, updated = ? "
-                "WHERE rollout = ? AND app = ?",
+                "UPDATE apps SET status = ?, tag = COALESCE(?, tag), digest = COALESCE(?, digest), detail = ?, "
+                "notice = COALESCE(?, notice), updated = ? WHERE rollout = ? AND app = ?",
                 (status, tag, digest, detail, notice, time.time(), rollout, app),
             )
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from buildplat.clients import oci
-from buildplat.clients.oci import Descriptor
+from buildplat.clients.oci import Descriptor, Manifest
 from buildplat.errors import ServiceError
 
 if TYPE_CHECKING:
@@ -57,9 +57,21 @@ def read_index(client: RegistryClient, repository: str) -> list[Descriptor]:
     return entries
 
 
-def record_image(client: RegistryClient, repository: str, tag: str, digest: str, labels: Mapping[str, str]) -> None:
-    """Add (or replace) the entry for ``tag`` in ``repository``'s index; ``labels`` supply the annotations."""
-    stored = client.get_raw_manifest(repository, digest)
+def record_image(
+    client: RegistryClient,
+    repository: str,
+    tag: str,
+    digest: str,
+    labels: Mapping[str, str],
+    *,
+    manifest: Manifest | None = None,
+) -> None:
+    """Add (or replace) the entry for ``tag`` in ``repository``'s index; ``labels`` supply the annotations.
+
+    ``manifest``: the image's manifest when the caller holds it (else it is read by ``digest``).
+    """
+    stored = manifest if manifest is not None and manifest.digest == digest else None
+    stored = stored or client.get_raw_manifest(repository, digest)
     annotations = {key: str(labels[key]) for key in INDEXED if labels.get(key)}
     annotations[REF_NAME] = oci.check_tag(tag)
     entry = Descriptor(stored.media_type, stored.digest, len(stored.raw), annotations)

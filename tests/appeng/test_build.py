@@ -12,7 +12,7 @@ import pytest
 
 from buildplat.clients.oci_layout import OciLayout
 from buildplat.clients.registry import RegistryClient
-from tests.appeng.conftest import World, build_base, busybox_context, pushed, write_platform
+from tests.appeng.helpers import World, build_base, busybox_context, pushed, write_platform
 from tests.cli_helpers import run_cli
 from tests.harness.docker import DockerEngine
 from tests.harness.registry import Registry

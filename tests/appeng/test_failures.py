@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -15,7 +16,7 @@ import pytest
 
 from buildplat.clients.registry import RegistryClient
 from buildplat.stages.image_index import INDEX_TAG
-from tests.appeng.conftest import World
+from tests.appeng.helpers import World
 from tests.appeng.proxy import FailingProxy
 from tests.cli_helpers import run_cli
 
@@ -135,3 +136,33 @@ def test_a_killed_rollout_resumes_without_redoing_finished_apps(
         assert states[app] == ("done", 1), f"{app} finished before the kill and was not redone"
     assert len(world.said(team)) == len(apps), "each app announced exactly once across both runs"
     assert sorted(text.split(":")[0].split()[-1] for text in world.said(team)) == apps
+
+
+def test_an_app_tagged_just_before_a_kill_is_noted_and_announced_on_resume(world: World, tmp_path: Path) -> None:
+    """The window a kill -9 can hit: the new tag is written, the state still says "running"."""
+    from buildplat.images.rollout_state import RolloutState
+
+    team = world.registry.namespace("window")
+    app = f"{team}/app-w"
+    world.app(app, tmp_path)
+    config = world.config(tmp_path, team)
+    v1, v2 = world.bases.python["v1"], world.bases.python["v2"]
+    args = ["images", "rollout", "python", "--to", v2.version, "--config", config, "--state-dir"]
+    run_cli(*args, str(tmp_path / "elsewhere"), env=world.env).assert_success()  # writes the tag
+    assert len(world.said(team)) == 1
+    interrupted = RolloutState(tmp_path / "state")  # the killed run's state: started, attempt under way
+    rollout = f"{world.registry.host}/{world.bases.root}/python@{v2.digest}"
+    interrupted.start(rollout, "python", v2.version, v2.digest)
+    notice = json.dumps({
+        "app": app, "buildfact": "python", "event": "base-image", "tag": f"1.7.0-base-{v2.version}",
+        "new": {"digest": v2.digest, "version": v2.version}, "old": {"digest": v1.digest, "version": v1.version},
+    })  # fmt: skip
+    interrupted.begin(rollout, app, team, "rebase", notice)
+    interrupted.close()
+    resumed = run_cli(*args, str(tmp_path / "state"), env=world.env).assert_success()
+    assert f"{app}: rebase done: found as {app}:1.7.0-base-{v2.version}" in resumed.stdout
+    assert _states(tmp_path / "state")[app] == ("done", 1)
+    assert len(world.said(team)) == 2, "the interrupted run's announcement is made, once"
+    again = run_cli(*args, str(tmp_path / "state"), env=world.env).assert_success()
+    assert "nothing to do" in again.stdout
+    assert len(world.said(team)) == 2

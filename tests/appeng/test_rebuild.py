@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from buildplat.clients.jenkins import JenkinsClient
-from tests.appeng.conftest import World
+from tests.appeng.helpers import World
 from tests.cli_helpers import run_cli
 from tests.jenkins_double import JenkinsDouble
 

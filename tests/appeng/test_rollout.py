@@ -9,7 +9,7 @@ import pytest
 
 from buildplat.clients.registry import RegistryClient
 from buildplat.stages.image_index import read_index
-from tests.appeng.conftest import Bases, World, write_platform
+from tests.appeng.helpers import Bases, World, write_platform
 from tests.cli_helpers import run_cli
 from tests.harness.docker import DockerEngine
 from tests.harness.registry import Registry
