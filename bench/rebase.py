@@ -94,8 +94,7 @@ def _bench(work: Path, count: int, teams: int, payload_mb: float, workers: int) 
     with contextlib.redirect_stdout(io.StringIO()):
         for app in apps:
             _image_stage(registry.url, v1.version, app, debs[app], work / "v1-apps")
-    target_url = registry.url if os.environ.get("DIRECT") else proxy.url
-    configs = [str(write_platform(work / f"{team}.json", team=team, registry_url=target_url, root=ROOT))
+    configs = [str(write_platform(work / f"{team}.json", team=team, registry_url=proxy.url, root=ROOT))
                for team in team_names]  # fmt: skip
 
     _say(f"rebase: buildplat images rollout of {count} apps onto v2, {workers} workers")
@@ -110,7 +109,7 @@ def _bench(work: Path, count: int, teams: int, payload_mb: float, workers: int) 
     _say(f"rebuild: buildplat step image for {count} apps on v2, {workers} at a time")
     for app in apps:
         _app_dir(work / "v2-apps", app, rebuilt[app], build_number=2)
-    v2_config = write_platform(work / "rebuild.json", team="appeng", registry_url=target_url, root=ROOT,
+    v2_config = write_platform(work / "rebuild.json", team="appeng", registry_url=proxy.url, root=ROOT,
                                base_tag=v2.version)  # fmt: skip
     started = time.monotonic()
     with ThreadPoolExecutor(workers) as pool:
