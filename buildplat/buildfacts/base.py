@@ -26,11 +26,16 @@ class JenkinsTool:
 
 @dataclass(frozen=True)
 class Command:
-    """One program a build step runs: an argv list (never a shell line) and a label for errors."""
+    """One program a build step runs: an argv list (never a shell line) and a label for errors.
+
+    ``env`` is set for the command whatever the build environment says; ``env_defaults`` only where the build
+    environment (the agent's, or the developer's shell) does not set that variable itself.
+    """
 
     argv: tuple[str, ...]
     label: str
     env: tuple[tuple[str, str], ...] = ()
+    env_defaults: tuple[tuple[str, str], ...] = ()
 
 
 class Buildfact(Protocol):

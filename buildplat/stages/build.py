@@ -91,7 +91,7 @@ def run_build(ctx: StageContext, state: PipelineState) -> None:
         proc.run(
             command.argv,
             cwd=ctx.repo,
-            env={**env, **dict(command.env)},
+            env={**dict(command.env_defaults), **env, **dict(command.env)},
             stream_to=ctx.stream,
             what=item.what,
         )

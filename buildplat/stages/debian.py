@@ -8,7 +8,8 @@ Choices (documented here because users see them in ``dpkg -s``):
 - ``Architecture: all`` unless the payload holds ELF binaries, then the build machine's architecture.
 - A one-entry ``changelog.gz`` and a machine-readable ``copyright`` (lintian insists on both, and they are cheap).
 - Lintian overrides for ``dir-or-file-in-opt`` (and ``jar-not-in-usr-share`` when there are jars): installing
-  under ``/opt/<name>/`` is the platform's layout.
+  under ``/opt/<name>/`` is the platform's layout; ``statically-linked-binary`` when the payload holds static
+  executables (the go buildfact builds them so; lintian exempts Go only when it sees the source package).
 
 Everything here is a pure function of its inputs, so the package is reproducible.
 """
@@ -95,13 +96,16 @@ def copyright_text(app: AppSpec, epoch: int) -> str:
     )
 
 
-def lintian_overrides(app: AppSpec, *, has_jars: bool) -> str:
+def lintian_overrides(app: AppSpec, *, has_jars: bool, has_static_binaries: bool = False) -> str:
     lines = [
         "# buildplat installs every application under /opt/<name>/ (its standard layout).",
         f"{app.name}: dir-or-file-in-opt",
     ]
     if has_jars:
         lines.append(f"{app.name}: jar-not-in-usr-share")
+    if has_static_binaries:
+        # Go builds static binaries on purpose (lintian itself exempts packages whose source builds with Go).
+        lines.append(f"{app.name}: statically-linked-binary")
     return "\n".join(lines) + "\n"
 
 

@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import stat
+import struct
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +31,8 @@ from buildplat.stages.context import PipelineState, StageContext
 
 FALLBACK_EPOCH = 1704067200  # 2024-01-01T00:00:00Z, when neither SOURCE_DATE_EPOCH nor git says otherwise
 SKIPPED_NAMES = frozenset({".git", "__pycache__"})
+ET_EXEC = 2  # ELF e_type of a fixed-address executable
+PT_INTERP = 3  # ELF program header naming the dynamic loader
 
 
 def run_package(ctx: StageContext, state: PipelineState) -> None:
@@ -153,6 +156,30 @@ def payload_architecture(payload: Path) -> str:
     return "all"
 
 
+def is_static_executable(path: Path) -> bool:
+    """True for an ELF executable without a program interpreter: statically linked (Go's default with cgo off)."""
+    with path.open("rb") as stream:
+        header = stream.read(64)
+        if len(header) < 52 or header[:4] != b"\x7fELF" or header[4] not in (1, 2) or header[5] not in (1, 2):
+            return False
+        is64, order = header[4] == 2, "<" if header[5] == 1 else ">"
+        (e_type,) = struct.unpack_from(order + "H", header, 16)
+        if e_type != ET_EXEC:  # shared objects and PIE executables (ET_DYN) are linked dynamically or not static
+            return False
+        if is64:
+            (phoff,) = struct.unpack_from(order + "Q", header, 32)
+            entry_size, count = struct.unpack_from(order + "HH", header, 54)
+        else:
+            (phoff,) = struct.unpack_from(order + "I", header, 28)
+            entry_size, count = struct.unpack_from(order + "HH", header, 42)
+        stream.seek(phoff)
+        table = stream.read(entry_size * count)
+    if entry_size < 4 or len(table) < entry_size * count:
+        return False
+    types = (struct.unpack_from(order + "I", table, i * entry_size)[0] for i in range(count))
+    return PT_INTERP not in types
+
+
 def write_metadata(ctx: StageContext, root: Path, architecture: str, epoch: int) -> None:
     app = ctx.app
     doc = root / "usr" / "share" / "doc" / app.name
@@ -161,8 +188,11 @@ def write_metadata(ctx: StageContext, root: Path, architecture: str, epoch: int)
     (doc / "changelog.gz").write_bytes(debian.changelog_gz(app, ctx.version, ctx.build_number, ctx.commit, epoch))
     overrides = root / "usr" / "share" / "lintian" / "overrides"
     overrides.mkdir(parents=True)
-    has_jars = any((root / "opt").rglob("*.jar"))
-    (overrides / app.name).write_text(debian.lintian_overrides(app, has_jars=has_jars), encoding="utf-8")
+    files = [p for p in sorted((root / "opt").rglob("*")) if p.is_file() and not p.is_symlink()]
+    has_jars = any(p.suffix == ".jar" for p in files)
+    static = architecture != "all" and any(is_static_executable(p) for p in files)
+    text = debian.lintian_overrides(app, has_jars=has_jars, has_static_binaries=static)
+    (overrides / app.name).write_text(text, encoding="utf-8")
     sums: list[tuple[str, str]] = []
     size_kib = 0
     for path in sorted(root.rglob("*")):

@@ -105,3 +105,24 @@ def test_tool_output_can_go_to_its_own_stream(make_app) -> None:
     run_build(ctx, PipelineState())
     assert "only-in-the-log" in log.getvalue()
     assert "only-in-the-log\n" not in ctx.console.getvalue().replace("echo only-in-the-log", "")
+
+
+@pytest.mark.parametrize(("environ", "expected"), [({}, "0"), ({"CGO_ENABLED": "1"}, "1")])
+def test_go_builds_static_stripped_binaries_unless_the_environment_asks_for_cgo(
+    make_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], expected: str
+) -> None:
+    # A `go` on PATH that records how it was called: the package stage needs static, stripped binaries.
+    monkeypatch.delenv("CGO_ENABLED", raising=False)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "calls"
+    (bin_dir / "go").write_text(f'#!/bin/sh\necho "CGO_ENABLED=$CGO_ENABLED $*" >> {record}\n')
+    (bin_dir / "go").chmod(0o755)
+    doc = default_doc()
+    doc["build"] = {"system_setup": {"buildfacts": ["go"]}, "build_steps": [{"go": {"packages": "./cmd/..."}}]}
+    ctx = make_ctx(make_app(doc), environ={"PATH": f"{bin_dir}:/usr/bin:/bin", **environ})
+    run_build(ctx, PipelineState())
+    assert record.read_text().splitlines() == [
+        f"CGO_ENABLED={expected} test ./cmd/...",
+        f"CGO_ENABLED={expected} build -trimpath -ldflags=-s -w -o bin/ -- ./cmd/...",
+    ]

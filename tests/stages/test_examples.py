@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from buildplat.stages.package import is_static_executable
 from tests.cli_helpers import run_cli
 from tests.stages.conftest import EXAMPLES
 
@@ -40,6 +41,14 @@ def payload(deb: Path) -> set[str]:
     return {line.split()[-1].removeprefix(".") for line in listing.splitlines()}
 
 
+def lintian_complaints(deb: Path) -> list[str]:
+    """Lintian's errors and warnings about a package (info and pedantic tags aside); [] without lintian."""
+    if shutil.which("lintian") is None:
+        return []
+    done = subprocess.run(["lintian", "--fail-on", "none", deb], capture_output=True, text=True, check=False)
+    return [line for line in done.stdout.splitlines() if line[:2] in ("E:", "W:")]
+
+
 @pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm")
 def test_hello_node_builds_offline(tmp_path: Path) -> None:
     deb = package_example("hello-node", tmp_path)
@@ -53,6 +62,7 @@ def test_hello_java_builds_offline_into_a_reproducible_jar(tmp_path: Path) -> No
     assert "/opt/hello-java/hello-java.jar" in payload(deb)
     again = package_example("hello-java", tmp_path / "again")
     assert deb.read_bytes() == again.read_bytes()
+    assert lintian_complaints(deb) == []
 
 
 @pytest.mark.slow
@@ -64,3 +74,6 @@ def test_hello_go_builds_offline_into_an_architecture_specific_package(tmp_path:
     ).stdout.strip()
     assert deb.name == f"hello-go_1.1.0_{machine}.deb"
     assert "/opt/hello-go/hello-go" in payload(deb)
+    # Static (no libc dependency to declare) and stripped, so lintian has nothing to say.
+    assert is_static_executable(tmp_path / "hello-go/bin/hello-go")
+    assert lintian_complaints(deb) == []

@@ -216,3 +216,48 @@ def test_lintian_finds_no_errors_or_warnings(app: Path, tmp_path: Path) -> None:
     done = subprocess.run(["lintian", "--fail-on", "none", deb], capture_output=True, text=True, check=False)
     tags = [line for line in done.stdout.splitlines() if line[:2] in ("E:", "W:")]
     assert tags == []
+
+
+def _elf(*, e_type: int, segments: tuple[int, ...]) -> bytes:
+    """A minimal 64-bit little-endian ELF header and program header table, enough for the static check."""
+    import struct
+
+    header = bytearray(64)
+    header[:6] = b"\x7fELF\x02\x01"
+    struct.pack_into("<HH", header, 16, e_type, 62)
+    struct.pack_into("<Q", header, 32, 64)  # program headers right after the ELF header
+    struct.pack_into("<HH", header, 54, 56, len(segments))
+    table = b"".join(struct.pack("<I", kind) + bytes(52) for kind in segments)
+    return bytes(header) + table
+
+
+@pytest.mark.parametrize(
+    ("content", "static"),
+    [
+        (_elf(e_type=2, segments=(6, 1, 1)), True),  # ET_EXEC, no PT_INTERP: Go with cgo off
+        (_elf(e_type=2, segments=(6, 3, 1)), False),  # ET_EXEC with PT_INTERP: dynamically linked
+        (_elf(e_type=3, segments=(6, 3, 1)), False),  # ET_DYN: PIE executable or shared library
+        (b"#!/bin/sh\n", False),
+        (b"\x7fELF\x02", False),  # truncated
+    ],
+)
+def test_static_executables_are_told_from_dynamic_ones(tmp_path: Path, content: bytes, static: bool) -> None:
+    from buildplat.stages.package import is_static_executable
+
+    path = tmp_path / "binary"
+    path.write_bytes(content)
+    assert is_static_executable(path) is static
+
+
+def test_static_binaries_get_a_lintian_override_and_an_architecture(make_app, tmp_path: Path) -> None:
+    repo = make_app(files={"dist/server": _elf(e_type=2, segments=(1,)), "dist/tool": _elf(e_type=3, segments=(3,))})
+    deb, _ = package(repo, tmp_path / "out")
+    assert not deb.name.endswith("_all.deb")
+    extracted = tmp_path / "x"
+    subprocess.run(["dpkg-deb", "-x", deb, extracted], check=True)
+    overrides = (extracted / "usr/share/lintian/overrides/demo-app").read_text().splitlines()
+    assert "demo-app: statically-linked-binary" in overrides
+    python_only, _ = package(make_app(files=APP_FILES), tmp_path / "out2")
+    extracted = tmp_path / "y"
+    subprocess.run(["dpkg-deb", "-x", python_only, extracted], check=True)
+    assert "statically-linked-binary" not in (extracted / "usr/share/lintian/overrides/demo-app").read_text()
