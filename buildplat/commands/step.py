@@ -3,11 +3,11 @@
 The application is the default.json in ``--app`` (default: the current directory, the job's workspace). Results
 and the hand-over between stages live in ``--out`` (default ``<app>/.buildplat``): the deb, reports and
 ``pipeline.json``. From the environment, as Jenkins sets it: ``BUILD_NUMBER`` (fills the version; or
-``--build-number``), ``GIT_COMMIT``, ``GIT_URL``, ``BUILD_URL`` (the link in notifications) and ``BRANCH_NAME``
-or ``GIT_BRANCH`` (notify keeps one last result per branch). The platform config is ``--config`` or
-``$BUILDPLAT_CONFIG``; publish, image, deploy, notify and promote need it, unless ``--local`` sends them to the
-local targets ``buildplat run`` uses. Exit status: 0 the stage succeeded, 1 it failed (the reason is printed
-and recorded in pipeline.json for notify), 2 a usage error.
+``--build-number``), ``GIT_COMMIT`` and ``GIT_URL`` (else read from the checkout), ``BUILD_URL`` (the link in
+notifications) and ``BRANCH_NAME`` or ``GIT_BRANCH`` (notify keeps one last result per branch). The platform
+config is ``--config`` or ``$BUILDPLAT_CONFIG``; publish, image, deploy, notify and promote need it, unless
+``--local`` sends them to the local targets ``buildplat run`` uses. Exit status: 0 the stage succeeded, 1 it
+failed (the reason is printed and recorded in pipeline.json for notify), 2 a usage error.
 """
 
 from __future__ import annotations
@@ -88,14 +88,15 @@ def run(args: argparse.Namespace) -> int:
         )
     platform = load_platform_file(Path(config)) if config else None
     build_number = _build_number(args.build_number)
+    commit, source_url = _revision(repo)
     ctx = StageContext(
         app=app,
         repo=repo,
         out=out,
         build_number=build_number,
         platform=platform,
-        commit=os.environ.get("GIT_COMMIT") or None,
-        source_url=os.environ.get("GIT_URL") or None,
+        commit=commit,
+        source_url=source_url,
         build_url=os.environ.get("BUILD_URL") or None,
         environ=dict(os.environ),
         state_dir=Path(args.state_dir) if args.state_dir else None,
@@ -150,6 +151,21 @@ def _stage_options(stage: str, args: argparse.Namespace) -> dict[str, Any]:
             options["approved_by"] = args.approved_by
         return options
     return {}
+
+
+def _revision(repo: Path) -> tuple[str | None, str | None]:
+    """(commit, repository URL): ``GIT_COMMIT``/``GIT_URL`` when Jenkins set them, else what the checkout says.
+
+    A pipeline's explicit ``checkout(...)`` step does not export them (only the declarative default checkout
+    does), so the checkout itself is the reliable source; the URL loses any user or token either way.
+    """
+    from buildplat.stages.local import git_revision, without_credentials
+
+    commit, url = os.environ.get("GIT_COMMIT") or None, os.environ.get("GIT_URL") or None
+    if commit is None or url is None:
+        found_commit, found_url = git_revision(repo)
+        commit, url = commit or found_commit, url or found_url
+    return commit, without_credentials(url) if url else None
 
 
 def _build_number(given: int | None) -> int:

@@ -113,6 +113,37 @@ def test_steps_as_jenkins_calls_them(light: Path, tmp_path: Path) -> None:
     assert "belongs to build 41 of team/demo-app, not to build 42" in done.stderr
 
 
+def test_steps_read_the_commit_and_url_from_the_checkout_when_jenkins_does_not_export_them(
+    light: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pipeline's explicit `checkout(...)` step sets no GIT_COMMIT or GIT_URL; the checkout knows both.
+    from buildplat.commands.step import _revision
+    from tests.harness.gitd import git
+
+    git("init", "-q", "-b", "main", str(light))
+    git("-C", str(light), "add", "-A")
+    git("-C", str(light), "commit", "-q", "-m", "first")
+    git("-C", str(light), "remote", "add", "origin", "https://ci-bot:s3cret@git.example.com/team/demo-app.git")
+    head = git("-C", str(light), "rev-parse", "HEAD").strip()
+    out = tmp_path / "ws"
+    for stage in ("build", "package"):
+        cli("step", stage, "--app", str(light), "--out", str(out), env={"BUILD_NUMBER": "3"}).assert_success()
+    state = json.loads((out / "pipeline.json").read_text())
+    assert state["commit"] == head
+    extracted = tmp_path / "x"
+    subprocess.run(["dpkg-deb", "-x", out / state["deb"], extracted], check=True)
+    changelog = subprocess.run(
+        ["zcat", extracted / "usr/share/doc/demo-app/changelog.gz"], capture_output=True, text=True, check=True
+    )
+    assert f"from commit {head[:12]}" in changelog.stdout
+    monkeypatch.delenv("GIT_COMMIT", raising=False)
+    monkeypatch.delenv("GIT_URL", raising=False)
+    assert _revision(light) == (head, "https://git.example.com/team/demo-app.git")  # never the token
+    monkeypatch.setenv("GIT_COMMIT", "f" * 40)
+    monkeypatch.setenv("GIT_URL", "https://git.example.com/team/other.git")
+    assert _revision(light) == ("f" * 40, "https://git.example.com/team/other.git")  # Jenkins' word wins
+
+
 @pytest.mark.slow  # builds (or reuses) the local Debian base image, as `buildplat run` does
 def test_step_image_prints_exactly_the_digest_on_stdout(light: Path, tmp_path: Path) -> None:
     out = tmp_path / "ws"
