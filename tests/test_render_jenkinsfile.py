@@ -78,7 +78,7 @@ def parse_blocks(script: str) -> Block:
     opener = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(\([^(){}]*\))?\s*$")
     for index, char in enumerate(masked):
         if char == "{":
-            before = masked[: index].rstrip()
+            before = masked[:index].rstrip()
             match = opener.search(before)
             if match is None:  # a closure argument such as `withCredentials([...]) {`
                 match = re.search(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(.*\)\s*$", before.split("\n")[-1])
@@ -138,7 +138,8 @@ def test_stage_options_are_stage_level_options(script: str) -> None:
     for stage in _stages(parse_blocks(script)):
         for options in stage.find("options"):
             used = set(re.findall(r"^\s*([A-Za-z]+)\s*\(", options.body, flags=re.MULTILINE))
-            assert used and used <= STAGE_OPTIONS, (stage.args, used)
+            assert used, stage.args
+            assert used <= STAGE_OPTIONS, (stage.args, used)
 
 
 def test_the_approval_waits_without_an_agent_and_its_timeout_covers_only_the_question(script: str) -> None:
@@ -170,7 +171,7 @@ def test_script_blocks_only_inside_steps(script: str) -> None:
 def test_prod_promotes_the_commit_ci_built_with_the_state_ci_stashed(script: str) -> None:
     stages = {stage.args: stage for stage in _stages(parse_blocks(script))}
     checkout = stages["('checkout')"].find("steps")[0].body
-    assert 'env.BUILDPLAT_COMMIT = checkout(' in checkout
+    assert "env.BUILDPLAT_COMMIT = checkout(" in checkout
     assert 'branches: [[name: "refs/heads/${params.BUILDPLAT_BRANCH}"]]' in checkout
     ci_post = stages["('ci')"].find("post")[0]
     assert "stash name: 'buildplat-state', includes: '.buildplat/pipeline.json'" in ci_post.find("success")[0].body
@@ -210,5 +211,5 @@ def test_a_failed_prod_promotion_is_announced_an_unanswered_approval_is_not(scri
     stages = {stage.args: stage for stage in _stages(parse_blocks(script))}
     (post,) = stages["('promote prod')"].find("post")
     assert [child.name for child in post.children] == ["failure"]
-    assert "buildplat step notify --config \"$BUILDPLAT_CONFIG\" --result failure" in post.body
+    assert 'buildplat step notify --config "$BUILDPLAT_CONFIG" --result failure' in post.body
     assert not stages["('approve prod')"].find("post")
