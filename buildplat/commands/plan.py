@@ -3,10 +3,11 @@
 For every repository of the platform config: create, update (with a unified diff of the job's config.xml),
 unchanged, quarantine (default.json invalid: the last good job is kept), disable or delete (the repository went
 away), rejected (another team's namespace, or an app name taken), conflict (a job of that name that buildplat did
-not make) or error (the repository could not be fetched), each with its reason. Every managed job's config.xml is
-read to find edits made in the UI. The git mirrors in the state directory are brought up to date; the state
-itself and Jenkins are not written; when the state directory is not writable here (someone else's seed job), a
-temporary one is used. Exit status 0 when the plan was made, 1 when Jenkins or the config failed.
+not make) or error (the repository could not be fetched, or it or its branch does not exist and it has no job),
+each with its reason. Every managed job's config.xml is read to find edits made in the UI. The git mirrors in the
+state directory are brought up to date; the state itself and Jenkins are not written; when the state directory is
+not writable here (someone else's seed job), a temporary one is used. Exit status 0 when the plan was made, 1
+when Jenkins or the config failed.
 """
 
 from __future__ import annotations

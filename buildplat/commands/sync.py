@@ -6,8 +6,9 @@ tools the team's buildfacts need, and creates or updates only the jobs whose inp
 UI are put back, jobs of repositories that went away are disabled and, after the grace period, deleted, and an
 invalid default.json keeps the last good job and is announced once in the team's Hubot room.
 Exit status with --once: 0 when the cycle did all its work (an invalid default.json or a rejected repository is
-reported, not a failure), 1 when something failed: a repository could not be fetched, Jenkins refused a change
-(it is retried next cycle). On a terminal each repository gets a progress line; every cycle logs one summary line.
+reported, not a failure), 1 when something failed: a repository could not be fetched (or is configured but does
+not exist, and has no job to disable), Jenkins refused a change (it is retried next cycle). On a terminal each
+repository gets a progress line; every cycle logs one summary line.
 """
 
 from __future__ import annotations

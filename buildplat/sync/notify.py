@@ -39,7 +39,8 @@ class Notifier:
         """Announce ``notice``; returns None on success, else why it failed (it is tried again next cycle)."""
         if self.hubot is None:
             for problem in notice.problems:
-                log.warning("%s (%s): %s", notice.repo, notice.branch, problem)
+                for line in problem.split("\n"):  # a hint is a line of its own: each log line is whole
+                    log.warning("%s (%s): %s", notice.repo, notice.branch, line)
             return None
         # The route accepts exactly room, event, app ("namespace/name"), repo and errors for this event.
         repo = notice.repo if notice.branch == "main" else f"{notice.repo} (branch {notice.branch})"

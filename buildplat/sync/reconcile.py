@@ -98,6 +98,8 @@ class Reconciler:
                 continue
             if item.status == "gone":
                 gone[item.key] = item.error or "the repository is gone"
+                if not mine:  # configured, yet nothing there to build: say so rather than nothing at all
+                    actions[item.key] = Action("error", None, item.key, f"{gone[item.key]}; it has no job")
                 continue
             action = self._judge(item, managed, unmanaged, owners)
             if action.kind in ("quarantine", "rejected", "conflict"):

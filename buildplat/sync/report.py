@@ -55,7 +55,7 @@ def plan_text(team: str, folder: str, report: CycleReport) -> str:
         lines.append(f"{report.folder} folder {folder}")
     for action in sorted(report.actions, key=lambda a: (KINDS.index(a.kind), subject(a))):
         lines.append(action_line(action))
-        lines.extend(f"    {problem}" for problem in action.problems)
+        lines.extend(f"    {line}" for problem in action.problems for line in problem.split("\n"))
         if action.diff:
             lines.extend("    " + line for line in action.diff.rstrip("\n").split("\n"))
     counts = Counter(a.kind for a in report.actions)

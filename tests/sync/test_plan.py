@@ -55,6 +55,9 @@ def test_plan_json_finds_ui_edits_and_names_every_action(team: Team, jenkins_dou
     edited = jenkins_double.jobs.config("team/beta").replace("H/5 * * * *", "* * * * *")
     jenkins_double.edit_in_ui("team/beta", edited)
     team.repos.commit("alpha", {"default.json": "{}"})
+    text = _plan(team, jenkins_double).assert_success().stdout
+    # A problem with a hint is two lines; both stay indented under their action.
+    assert '    default.json:1:1: error: missing required key "artifacts" (at $)\n    default.json:1:1: hint: ' in text
     outcome = _plan(team, jenkins_double, "--format", "json").assert_success()
     plan = json.loads(outcome.stdout)
     actions = {a["job"]: a for a in plan["actions"]}

@@ -253,3 +253,25 @@ def test_an_edit_in_the_ui_is_found_after_a_cold_start(team: Team, jenkins_doubl
     report = team.cycle()
     assert kinds(report) == {"alpha": "unchanged", "beta": "update"}
     assert "<numToKeep>30</numToKeep>" in jenkins_double.jobs.config("team/beta")
+
+
+def test_a_configured_repository_or_branch_that_does_not_exist_is_reported(
+    team: Team, jenkins_double: JenkinsDouble
+) -> None:
+    team.add_app("alpha")
+    team.urls.append(team.repos.url("typo"))  # never created
+    team.write_config()
+    document = json.loads(team.config_path.read_text())
+    document["repositories"].append({"url": team.urls[0], "branch": "no-such-branch"})
+    team.config_path.write_text(json.dumps(document))
+    from buildplat.spec.platform import load_platform_file
+    from buildplat.sync.runner import open_engine
+
+    with open_engine(load_platform_file(team.config_path)) as engine:
+        report = engine.cycle(threading.Event())
+    errors = {a.repo: a for a in report.actions if a.kind == "error"}
+    assert set(errors) == {team.repos.url("typo") + "#main", team.urls[0] + "#no-such-branch"}
+    assert all(a.job is None and a.reason.endswith("; it has no job") for a in errors.values())
+    assert "does not appear to be a git repository" in errors[team.repos.url("typo") + "#main"].reason
+    assert not report.ok  # sync --once exits 1: the platform config names something that is not there
+    assert kinds(report)["alpha"] == "create"

@@ -47,8 +47,11 @@ def test_invalid_default_json_is_announced_once_per_distinct_error(team: Team, c
     assert caplog.records == []  # the same error: not again
     team.repos.commit("alpha", {"default.json": "[]"})
     team.cycle()
-    assert len(caplog.records) == 1  # a different error: announced
-    assert "default.json:1:1" in caplog.records[0].getMessage()
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2  # a different error: announced, its hint on a log line of its own
+    assert "default.json:1:1: error: the top level must be a JSON object" in lines[0]
+    assert "default.json:1:1: hint: " in lines[1]
+    assert all("\n" not in line and line.startswith(team.urls[0]) for line in lines)
 
 
 def test_repository_of_another_team_is_rejected(team: Team, jenkins_double: JenkinsDouble) -> None:
