@@ -25,6 +25,19 @@ DEFAULT_TIMEOUT = 10.0
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+class HubotRefused(ServiceError):
+    """Hubot answered a 4xx other than 429: the post is wrong and will not be retried.
+
+    ``status`` is the HTTP status and ``error`` the route's ``{"error": ...}`` text (empty when it sent none), so a
+    caller can tell, for example, an older notification script that does not know a field yet.
+    """
+
+    def __init__(self, message: str, *, status: int, error: str, hint: str | None = None) -> None:
+        super().__init__(SERVICE, message, retryable=False, hint=hint)
+        self.status = status
+        self.error = error
+
+
 def notify_url(url: str) -> str:
     """The notify route under a Hubot base URL (``http://hubot:8080`` -> ``http://hubot:8080/buildplat/notify``)."""
     base = url.rstrip("/")
@@ -63,6 +76,13 @@ def post_notification(
                 return
             detail = _detail(response)
             retryable = response.status_code in _RETRY_STATUSES
+            if not retryable and 400 <= response.status_code < 500:
+                raise HubotRefused(
+                    f"POST {target} answered {response.status_code}{detail}",
+                    status=response.status_code,
+                    error=_error_field(response),
+                    hint=_hint(response.status_code),
+                )
             last = ServiceError(
                 SERVICE,
                 f"POST {target} answered {response.status_code}{detail}",
@@ -84,6 +104,15 @@ def _retry_after(response: requests.Response) -> float:
         return min(max(float(value), 0.0), MAX_RETRY_AFTER)
     except ValueError:
         return 0.0  # an HTTP date or junk: fall back to our own schedule
+
+
+def _error_field(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, str) else ""
 
 
 def _detail(response: requests.Response) -> str:

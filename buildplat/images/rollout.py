@@ -8,8 +8,9 @@ queued; its pipeline builds on the base tag, so the target must have been promot
 registry or Jenkins may get over (5xx, timeouts) is retried, each attempt with the client's own retries.
 
 Everything is recorded in ``rollout_state``: a rollout that is stopped (SIGTERM, Ctrl-C, a kill) resumes on the
-next run without touching finished apps, and running a finished rollout again changes nothing. Each app's team
-is told in its Hubot room, once, with the old and new base version and digest.
+next run without touching finished apps, and running a finished rollout again changes nothing. Each team is
+told in its Hubot room in one message naming its apps, each with its old base version and digest, and the new one
+(``announce``); every app is announced exactly once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from buildplat.clients import oci
 from buildplat.clients.oci import Manifest
 from buildplat.errors import BuildplatError, ServiceError
+from buildplat.images.announce import Announcer
 from buildplat.images.plan import REBASE, REBUILD, Plan, PlanEntry
 from buildplat.images.rebase import rebase
 from buildplat.images.rollout_state import DONE, FAILED, RolloutState
@@ -122,7 +124,7 @@ class Rollout:
                 detail = f"found as {image.repository}:{image.tag} ({image.digest}): an earlier run did it"
                 self.state.end(self.id, app, DONE, tag=image.tag, digest=image.digest, detail=detail)
                 report.outcomes.append(Outcome(app, record.action, DONE, detail, image.tag, image.digest))
-        self._announce_pending(report)
+        announcer = Announcer(self.id, self.state, self.teams, self.say)
         todo = []
         for entry in self.plan.entries:
             if records.get(entry.app) is not None and records[entry.app].status == DONE:
@@ -131,9 +133,14 @@ class Rollout:
                 report.outcomes.append(Outcome(entry.app, REBUILD, "skipped", entry.reason))
             else:
                 todo.append(entry)
+        planned = waves(todo, self.options.per_team)
+        last_wave = {entry.image.team: number for number, wave in enumerate(planned, start=1) for entry in wave}
+        # Teams with nothing to do in this run hear now about apps an earlier run finished; the others once their
+        # last wave is over (or when the run ends), so each team gets one message for all its apps.
+        announcer.announce(only=set(self.teams) - set(last_wave))
         self._check_rebuilds([e for e in todo if e.action == REBUILD])
         try:
-            for number, wave in enumerate(waves(todo, self.options.per_team), start=1):
+            for number, wave in enumerate(planned, start=1):
                 if stop.is_set():
                     report.stopped = "stopped by a signal"
                 if report.stopped:
@@ -143,12 +150,14 @@ class Rollout:
                 with ThreadPoolExecutor(self.options.workers, thread_name_prefix="rollout") as pool:
                     results = list(pool.map(lambda entry: self._one(entry, stop), wave))
                 report.outcomes += results
-                self._announce_pending(report)
+                announcer.announce(only={team for team, last in last_wave.items() if last == number})
                 if len(report.failed) > self.options.max_failures:
                     report.stopped = (
                         f"{len(report.failed)} app(s) failed, more than --max-failures {self.options.max_failures}"
                     )
+            announcer.announce()  # what a stopped run did, and anything left over
         finally:
+            report.unannounced = announcer.unannounced
             for client in self._clients:
                 report.bytes_uploaded += client.stats.bytes_uploaded
                 report.uploaded_blobs.update(client.stats.uploaded)
@@ -234,30 +243,6 @@ class Rollout:
         if entry.action == REBASE:
             notice["tag"] = entry.new_tag
         return json.dumps(notice, sort_keys=True)
-
-    def _announce_pending(self, report: RolloutReport) -> None:
-        from buildplat.clients.hubot import post_notification
-
-        for record in self.state.apps(self.id).values():
-            if record.status != DONE or record.notified:
-                continue
-            hubot = self.teams[record.team].hubot if record.team in self.teams else None
-            if record.notice is None or hubot is None:
-                why = "nothing to announce" if record.notice is None else f"{record.team} has no Hubot configured"
-                self.say(f"rollout: {record.app}: not announced ({why})")
-                self.state.set_notified(self.id, record.app)
-                continue
-            try:
-                payload = {**json.loads(record.notice), "room": hubot.room}
-                post_notification(hubot.url, hubot.token.read("Hubot token"), payload)
-            except BuildplatError as exc:
-                self.say(f"rollout: {record.app}: could not tell {record.team} ({exc}); the next run tries again")
-                if record.app not in report.unannounced:
-                    report.unannounced.append(record.app)
-                continue
-            self.state.set_notified(self.id, record.app)
-            if record.app in report.unannounced:
-                report.unannounced.remove(record.app)
 
     def _client(self) -> RegistryClient:
         client: RegistryClient | None = getattr(self._local, "client", None)

@@ -142,5 +142,9 @@ class RolloutState:
             )
 
     def set_notified(self, rollout: str, app: str) -> None:
+        self.set_notified_many(rollout, [app])
+
+    def set_notified_many(self, rollout: str, apps: list[str]) -> None:
+        """The apps of one team's message were announced: all of them at once, or none."""
         with self._transaction() as db:
-            db.execute("UPDATE apps SET notified = 1 WHERE rollout = ? AND app = ?", (rollout, app))
+            db.executemany("UPDATE apps SET notified = 1 WHERE rollout = ? AND app = ?", [(rollout, a) for a in apps])

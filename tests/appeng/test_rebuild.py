@@ -68,11 +68,13 @@ def test_rebuild_waits_for_the_promotion_then_queues_each_job_once(
     assert queued == [f"{team}/app-x", f"{team}/app-y"]
     assert all(item.parameters == [("BUILDPLAT_REPO_URL", "git://git.example/app.git")]
                for item in jenkins_double.queue.items.values())  # fmt: skip
-    said = world.said(team)
-    assert len(said) == 2
-    assert all(f"{v1.version} ({v1.digest[:19]}) → {v3.version}" in text and "tagged" not in text for text in said)
+    [said] = world.said(team)  # one message for the team, no new tag for a rebuild
+    assert said.splitlines() == [
+        f"🧱 python base image → {v3.version} ({v3.digest[:19]}) for 2 apps:",
+        *(f"• {app}: from {v1.version} ({v1.digest[:19]})" for app in apps),
+    ]
 
     again = run_cli(*args, env=env).assert_success()
     assert "2 done in an earlier run" in again.stdout, "the apps are still on v1 until their builds push"
     assert len(jenkins_double.queue.items) == 2, "no second rebuild"
-    assert len(world.said(team)) == 2
+    assert len(world.said(team)) == 1

@@ -74,16 +74,20 @@ def test_plan_and_rollout_rebase_every_app_on_the_old_base(world: World, tmp_pat
         }
 
     said = {team: [m["text"] for m in hubot.messages(room=f"{team}-builds")] for team in (red, blue)}
-    assert len(said[red]) == 2
-    assert len(said[blue]) == 1
-    for text in said[red] + said[blue]:
-        assert f"python base image {v1.version} ({v1.digest[:19]}) → {v2.version} ({v2.digest[:19]})" in text
-        assert f"tagged {tag}" in text
+    assert [len(said[red]), len(said[blue])] == [1, 1], "one message per team, red's after its second wave"
+    assert said[red][0].splitlines() == [
+        f"🧱 python base image → {v2.version} ({v2.digest[:19]}) for 2 apps:",
+        *(f"• {app}: from {v1.version} ({v1.digest[:19]}), tagged {tag}" for app in (f"{red}/app-a", f"{red}/app-b")),
+    ]
+    assert said[blue] == [
+        f"🧱 {blue}/app-c: python base image {v1.version} ({v1.digest[:19]}) → {v2.version} ({v2.digest[:19]}),"
+        f" tagged {tag}"
+    ]
 
     again = run_cli(*args, env=world.env).assert_success()
     assert "rollout: finished before" in again.stderr
     assert "nothing to do" in again.stdout
-    assert [len(hubot.messages(room=f"{team}-builds")) for team in (red, blue)] == [2, 1], "no second message"
+    assert [len(hubot.messages(room=f"{team}-builds")) for team in (red, blue)] == [1, 1], "no second message"
     replanned = json.loads(
         run_cli("images", "plan", "python", "--to", v2.version, "--config", *configs, "--format", "json").stdout
     )

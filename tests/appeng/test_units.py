@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from buildplat.images import safety, versions
+from buildplat.images.announce import team_payload
 from buildplat.images.build import PACKAGES_LABEL, installed_versions
 from buildplat.images.discover import AppImage, base_repository_of
 from buildplat.images.plan import REBASE, PlanEntry
@@ -136,6 +137,17 @@ def test_state_survives_a_reopen_and_counts_attempts(tmp_path: Path) -> None:
     assert not again.finished("r1")
     again.mark_finished("r1")
     assert again.finished("r1")
+
+
+def test_team_payload_is_the_single_form_for_one_app_and_a_list_for_more() -> None:
+    new, old = {"version": "v2", "digest": "sha256:" + "b" * 64}, {"version": "v1", "digest": "sha256:" + "a" * 64}
+    one, other = ({"event": "base-image", "app": app, "buildfact": "python", "old": old, "new": new, "tag": "1-base-v2"}
+                  for app in ("red/a", "red/b"))  # fmt: skip
+    assert team_payload([one], "#r") == {**one, "room": "#r"}, "one app: the form every Hubot script knows"
+    both = team_payload([one, other], "#r")
+    assert both == {"event": "base-image", "room": "#r", "buildfact": "python", "new": new,
+                    "apps": [{"app": "red/a", "old": old, "tag": "1-base-v2"},
+                             {"app": "red/b", "old": old, "tag": "1-base-v2"}]}  # fmt: skip
 
 
 def test_cli_usage_errors_exit_2_without_a_traceback(tmp_path: Path) -> None:

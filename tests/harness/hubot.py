@@ -86,10 +86,14 @@ def _route_answers(notify_url: str) -> bool:
     return status != 404
 
 
-def start_hubot(root: Path, token: str | None, default_room: str | None = None) -> tuple[Hubot, process.ManagedProcess]:
+def start_hubot(
+    root: Path, token: str | None, default_room: str | None = None, *, hubot_dir: Path = HUBOT_DIR
+) -> tuple[Hubot, process.ManagedProcess]:
     """Start Hubot with the project's scripts and the recording adapter; the caller stops the process.
 
     ``token`` and ``default_room`` become ``BUILDPLAT_HUBOT_TOKEN`` and ``BUILDPLAT_HUBOT_ROOM`` (unset when None).
+    ``hubot_dir``: where Hubot runs, whose ``scripts/`` it loads (another version of the script, with
+    ``node_modules`` linked to ``deploy/hubot``'s).
     """
     if shutil.which("node") is None:
         _missing("node")
@@ -115,7 +119,7 @@ def start_hubot(root: Path, token: str | None, default_room: str | None = None) 
         argv=["node", str(HUBOT_BIN), "--file", str(ADAPTER), "--name", "buildplat"],
         log_path=root / "hubot.log",
         env=env,
-        cwd=HUBOT_DIR,
+        cwd=hubot_dir,
     )
     url = f"http://127.0.0.1:{port}"
     hubot.start(ready=lambda: _route_answers(url + NOTIFY_PATH), timeout=30)

@@ -14,7 +14,8 @@
 //
 // Notes:
 //   The body is validated strictly (400 with {"error": "..."} naming the field) and rendered as one line of plain
-//   text. Everything that came from the request is treated as untrusted: control and bidi characters are removed,
+//   text (a base-image notification for several apps: a heading and one line per app, all from checked fields).
+//   Everything that came from the request is treated as untrusted: control and bidi characters are removed,
 //   mentions and chat link markup are defused, and lengths are capped, because a failure reason or a
 //   default.json error may quote whatever an application's developer wrote.
 
@@ -33,6 +34,10 @@ const MAX_ERRORS_SHOWN = 5
 const MAX_MESSAGE = 1500
 const MAX_LINK = 2000
 const MAX_ROOM = 200
+// A base-image rollout tells a team about all of its apps in one message (`apps`); the message shows the first
+// MAX_APPS_SHOWN and counts the rest.
+const MAX_APPS = 500
+const MAX_APPS_SHOWN = 20
 
 // Identifiers that reach chat verbatim are checked against patterns, so they cannot carry markup at all.
 const DNS_LABEL = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?'
@@ -49,8 +54,10 @@ const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u200b-\u200f\u2028
 const FIELDS = {
   pipeline: ['room', 'event', 'app', 'version', 'stage', 'result', 'link', 'reason'],
   config: ['room', 'event', 'app', 'repo', 'errors'],
-  'base-image': ['room', 'event', 'app', 'buildfact', 'old', 'new', 'tag']
+  'base-image': ['room', 'event', 'app', 'apps', 'buildfact', 'old', 'new', 'tag']
 }
+// The fields of one entry of a base-image notification's `apps` list.
+const BASE_IMAGE_APP_FIELDS = ['app', 'old', 'tag']
 
 // A request the script refuses; `field` is named in the error so the sender knows what to fix.
 class Invalid extends Error {
@@ -101,17 +108,41 @@ function requireLink (body) {
   return url.href.replace(/@/g, '%40')
 }
 
-function requireImage (body, field) {
+function requireImage (body, field, label = field) {
   const value = body[field]
-  if (value === undefined) throw new Invalid(field, 'is required')
-  if (typeName(value) !== 'object') throw new Invalid(field, `must be an object {version, digest}, not ${typeName(value)}`)
+  if (value === undefined) throw new Invalid(label, 'is required')
+  if (typeName(value) !== 'object') throw new Invalid(label, `must be an object {version, digest}, not ${typeName(value)}`)
   for (const key of Object.keys(value)) {
-    if (key !== 'version' && key !== 'digest') throw new Invalid(`${field}.${key}`, 'is not a known field')
+    if (key !== 'version' && key !== 'digest') throw new Invalid(`${label}.${key}`, 'is not a known field')
   }
   return {
-    version: requireString(value, 'version', { pattern: VERSION, what: 'a version such as 17.0.2', label: `${field}.version` }),
-    digest: requireString(value, 'digest', { pattern: DIGEST, what: 'an image digest such as sha256:<hex>', label: `${field}.digest` })
+    version: requireString(value, 'version', { pattern: VERSION, what: 'a version such as 17.0.2', label: `${label}.version` }),
+    digest: requireString(value, 'digest', { pattern: DIGEST, what: 'an image digest such as sha256:<hex>', label: `${label}.digest` })
   }
+}
+
+// The `apps` list of a base-image notification: [{app, old, tag?}, ...], each app once.
+function requireApps (body) {
+  const apps = body.apps
+  if (!Array.isArray(apps)) throw new Invalid('apps', `must be a list of {app, old, tag}, not ${typeName(apps)}`)
+  if (apps.length === 0) throw new Invalid('apps', 'must list at least one app')
+  if (apps.length > MAX_APPS) throw new Invalid('apps', `must list at most ${MAX_APPS} apps`)
+  const seen = new Set()
+  return apps.map((entry, index) => {
+    const label = `apps[${index}]`
+    if (typeName(entry) !== 'object') throw new Invalid(label, `must be an object {app, old, tag}, not ${typeName(entry)}`)
+    for (const key of Object.keys(entry)) {
+      if (!BASE_IMAGE_APP_FIELDS.includes(key)) throw new Invalid(`${label}.${key}`, 'is not a known field')
+    }
+    const app = requireString(entry, 'app', { pattern: APP, what: 'namespace/name (DNS-1123 labels)', label: `${label}.app` })
+    if (seen.has(app)) throw new Invalid(`${label}.app`, `lists ${app} a second time`)
+    seen.add(app)
+    return {
+      app,
+      old: requireImage(entry, 'old', `${label}.old`),
+      tag: requireString(entry, 'tag', { optional: true, pattern: TAG, what: 'an image tag', label: `${label}.tag` })
+    }
+  })
 }
 
 function rejectUnknownFields (body, event) {
@@ -167,16 +198,21 @@ function validate (body, defaultRoom = '') {
     return notification
   }
 
-  // base-image
-  return {
-    room,
-    event,
+  // base-image: one app (`app`, `old`, `tag`), or several (`apps`: a list of them), moved to one new base
+  const buildfact = requireString(body, 'buildfact', { pattern: BUILDFACT, what: 'a buildfact name such as java' })
+  if (body.apps !== undefined) {
+    for (const key of ['app', 'old', 'tag']) {
+      if (body[key] !== undefined) throw new Invalid(key, 'goes inside each entry of apps, not beside it')
+    }
+    return { room, event, buildfact, new: requireImage(body, 'new'), apps: requireApps(body) }
+  }
+  if (body.app === undefined) throw new Invalid('app', 'is required (or apps)')
+  const single = {
     app: app(false),
-    buildfact: requireString(body, 'buildfact', { pattern: BUILDFACT, what: 'a buildfact name such as java' }),
     old: requireImage(body, 'old'),
-    new: requireImage(body, 'new'),
     tag: requireString(body, 'tag', { optional: true, pattern: TAG, what: 'an image tag' })
   }
+  return { room, event, buildfact, new: requireImage(body, 'new'), apps: [single] }
 }
 
 // --- rendering -----------------------------------------------------------------------------------------------
@@ -228,10 +264,17 @@ function render (n) {
     const more = count > shown.length ? ` (and ${count - shown.length} more)` : ''
     return truncate(`⚠️ ${subject}: default.json is invalid, ${count} ${count === 1 ? 'error' : 'errors'}: ${shown.join(' | ')}${more}`, MAX_MESSAGE)
   }
-  const old = `${n.old.version} (${shortDigest(n.old.digest)})`
-  const fresh = `${n.new.version} (${shortDigest(n.new.digest)})`
-  const tag = n.tag !== undefined ? `, tagged ${n.tag}` : ''
-  return `🧱 ${n.app}: ${n.buildfact} base image ${old} → ${fresh}${tag}`
+  const image = (i) => `${i.version} (${shortDigest(i.digest)})`
+  const tagged = (a) => (a.tag !== undefined ? `, tagged ${a.tag}` : '')
+  if (n.apps.length === 1) {
+    const [a] = n.apps
+    return `🧱 ${a.app}: ${n.buildfact} base image ${image(a.old)} → ${image(n.new)}${tagged(a)}`
+  }
+  // Several apps: a heading, then one line per app (every part was checked against a strict pattern).
+  const shown = n.apps.slice(0, MAX_APPS_SHOWN).map((a) => `• ${a.app}: from ${image(a.old)}${tagged(a)}`)
+  const more = n.apps.length > shown.length ? [`… and ${n.apps.length - shown.length} more`] : []
+  const heading = `🧱 ${n.buildfact} base image → ${image(n.new)} for ${n.apps.length} apps:`
+  return [heading, ...shown, ...more].join('\n')
 }
 
 // --- HTTP ----------------------------------------------------------------------------------------------------
@@ -291,7 +334,8 @@ module.exports = (robot) => {
       answer(res, 502, { error: 'the chat adapter failed to post the message' })
       return
     }
-    robot.logger.info(`buildplat-notify: ${notification.event} notification for ${notification.app ?? 'a repo'} posted to ${notification.room}`)
+    const about = notification.apps ? `${notification.apps.length} app(s)` : (notification.app ?? 'a repo')
+    robot.logger.info(`buildplat-notify: ${notification.event} notification for ${about} posted to ${notification.room}`)
     answer(res, 202, { ok: true })
   })
 
