@@ -9,6 +9,7 @@ retried here first after each delay of ``backoff``, honouring Retry-After).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,8 @@ _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _XML = "application/xml; charset=utf-8"
 # One listing returns every job's stored marker: this is what keeps a no-change sync at one request.
 _LISTING_TREE = "description,jobs[name,description,color]"
+# urllib3 words the reason as "...: [Errno 111] Connection refused')"; only that part is shown.
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 
 
 class ItemExists(ServiceError):
@@ -206,7 +209,12 @@ class JenkinsClient:
                         allow_redirects=method != "POST",
                     )
             except requests.RequestException as exc:
-                error = ServiceError(SERVICE, f"{method} {url}: {type(exc).__name__}", retryable=True)
+                error = ServiceError(
+                    SERVICE,
+                    f"{method} {url}: {_connection_failure(exc)}",
+                    retryable=True,
+                    hint="is Jenkins up, and is jenkins.url in the platform config its address?",
+                )
                 delay = 0.0
             else:
                 status = response.status_code
@@ -246,9 +254,27 @@ class JenkinsClient:
             return ItemMissing(SERVICE, where)
         if status == 401:
             return ServiceError(SERVICE, where, hint="check the Jenkins user and API token the platform config names")
+        if status == 403 and (url.endswith("/scriptText") or "/pluginManager/" in url):
+            return ServiceError(
+                SERVICE, where, hint="installing plugins and tool installations needs the Overall/Administer right"
+            )
         if status == 403:
             return ServiceError(SERVICE, where, hint="the Jenkins user needs Job/Create, Configure and Delete rights")
         return ServiceError(SERVICE, where, retryable=status in _RETRY_STATUSES)
+
+
+def _connection_failure(exc: requests.RequestException) -> str:
+    """What went wrong with the connection, in a few words (never the request's headers, which hold the token)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "timed out connecting"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "no answer in time"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "the TLS handshake failed (is the certificate trusted here?)"
+    found = _ERRNO.search(str(exc))
+    if found:
+        return f"cannot connect: {found.group(1).strip()}"
+    return f"cannot connect ({type(exc).__name__})"
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

@@ -140,7 +140,7 @@ class SyncEngine:
         except ServiceError as exc:
             # Jobs are still tried: a failed plugin request must not hold back every job; a missing folder makes
             # each create fail on its own, and the next cycle tries again.
-            report.errors.append(exc.message)
+            report.errors.append(exc.message + (f" ({exc.hint})" if exc.hint else ""))
         todo = [a for a in report.actions if a.kind in WRITES]
         report.outcomes = self.applier.apply(todo, self.applier.render(todo, gathered.rendered), stop)
         report.stopped = stop.is_set()

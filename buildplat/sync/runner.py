@@ -83,7 +83,7 @@ class SyncLoop:
         try:
             report = self.engine.cycle(stop, on_fetched=self._fetched_line())
         except BuildplatError as exc:
-            log.error("sync %s: cycle failed: %s", team, exc.message)
+            log.error("sync %s: cycle failed: %s%s", team, exc.message, f" ({exc.hint})" if exc.hint else "")
             return None
         for outcome in report.outcomes:
             log.info("%s", action_line(outcome.action, outcome))

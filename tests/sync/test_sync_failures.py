@@ -250,5 +250,25 @@ def test_jenkins_down_or_answering_nonsense_is_a_clear_error(team: Team, jenkins
     env = {"BUILDPLAT_JENKINS_USER": "u", "BUILDPLAT_JENKINS_TOKEN": "t0ken-value"}
     outcome = run_cli("sync", "--config", str(team.write_config()), "--once", env=env).assert_no_traceback()
     assert outcome.returncode == 1
-    assert "cycle failed: Jenkins: GET http://127.0.0.1:9/job/team/api/json" in outcome.stderr
+    assert "cycle failed: Jenkins: GET http://127.0.0.1:9/job/team/api/json: cannot connect: Connection refused" in (
+        outcome.stderr
+    )
+    assert "is jenkins.url in the platform config its address?" in outcome.stderr
     assert "t0ken-value" not in outcome.stderr
+
+
+def test_a_seed_job_user_without_administer_gets_its_jobs_and_a_clear_reason(
+    team: Team, jenkins_double: JenkinsDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.jenkins_double.security import ITEM_CONFIGURE, ITEM_CREATE, ITEM_DELETE, ITEM_READ, READ
+
+    token = jenkins_double.add_user("seed", "pw", {READ, ITEM_READ, ITEM_CREATE, ITEM_CONFIGURE, ITEM_DELETE})
+    monkeypatch.setenv("BUILDPLAT_JENKINS_USER", "seed")
+    monkeypatch.setenv("BUILDPLAT_JENKINS_TOKEN", token)
+    team.add_app("alpha")
+    report = team.cycle()
+    assert "team/alpha" in jenkins_double.jobs  # the jobs do not wait for the plugins
+    (error,) = report.errors
+    assert "/pluginManager/api/json answered 403" in error
+    assert "Overall/Administer" in error
+    assert not report.ok
