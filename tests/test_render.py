@@ -139,9 +139,29 @@ def test_render_out_writes_one_config_per_job(tmp_path: Path) -> None:
     (app / "default.json").write_text(dump(app_doc("shop")))
     outcome = run_cli("render", str(app / "default.json"), "--repo", "git://x/shop.git", "--out", str(tmp_path / "o"))
     outcome.assert_success()
-    written = tmp_path / "o" / "team" / "shop" / "config.xml"
-    assert outcome.stdout.strip() == str(written)
+    folder, written = tmp_path / "o" / "team" / "config.xml", tmp_path / "o" / "team" / "shop" / "config.xml"
+    assert outcome.stdout.splitlines() == [str(folder), str(written)]
     assert ET.fromstring(written.read_text()).tag == "flow-definition"
+    # Both items sync uploads: the team folder too, marked as buildplat's.
+    assert ET.fromstring(folder.read_text()).tag == "com.cloudbees.hudson.plugins.folder.Folder"
+    assert marker.FOLDER_SENTENCE in folder.read_text()
+
+
+def test_render_never_puts_a_credential_of_the_origin_url_into_the_job(tmp_path: Path) -> None:
+    from tests.harness.gitd import git
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "default.json").write_text(dump(app_doc("shop")))
+    git("init", "--quiet", str(app))
+    git("remote", "add", "origin", "https://robot-user:s3cr3t-t0ken@git.example.com/team/shop.git", cwd=app)
+    xml = run_cli("render", str(app)).assert_success().stdout
+    assert "s3cr3t" not in xml
+    assert "robot-user" not in xml
+    assert "<defaultValue>https://git.example.com/team/shop.git</defaultValue>" in xml
+    given = run_cli("render", str(app), "--repo", "ssh://git:pw@git.example.com/team/shop.git").assert_success()
+    assert "<defaultValue>ssh://git@git.example.com/team/shop.git</defaultValue>" in given.stdout
+    assert "git:pw" not in given.stdout
 
 
 def test_render_uses_the_platform_config_and_rejects_another_team(tmp_path: Path) -> None:

@@ -194,12 +194,30 @@ def _output(exc: git.GitCommandError) -> str:
 
 
 def origin_url(checkout: Path) -> str | None:
-    """The ``origin`` remote of the git checkout holding ``checkout``, if there is one."""
+    """The ``origin`` remote of the git checkout holding ``checkout``, if there is one, without credentials."""
     try:
         repo = git.Repo(checkout, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return None
     try:
-        return str(repo.remotes.origin.url) if "origin" in repo.remotes else None
+        return public_url(str(repo.remotes.origin.url)) if "origin" in repo.remotes else None
     finally:
         repo.close()
+
+
+def public_url(url: str) -> str:
+    """``url`` without credentials, fit for a job's XML or a log.
+
+    An http(s):// or git:// URL loses its user part whole (a token is often written as the user name); an ssh://
+    URL keeps the login user, which is no secret, and loses any password.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at:
+        return url
+    if scheme.lower() == "ssh":
+        return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}{slash}{path}"
+    return f"{scheme}://{host}{slash}{path}"
