@@ -76,8 +76,11 @@ def run_notify(ctx: StageContext, state: PipelineState, *, previous_result: str 
         ctx.say(f"notify: {result}, as before (or nothing known before); nothing to announce")
         _save(path, ctx, result, previous.get("stage") if result == "failure" else stage)
         return
-    if event == "fixed" and isinstance(previous.get("stage"), str):
-        stage = previous["stage"]  # "build is fixed": the stage that had been failing
+    if event == "fixed":
+        # "deploy is fixed": the stage that had been failing, when this agent remembers it; a fresh pod agent
+        # only knows from Jenkins that the last build failed, and the stage that ran last here is no news.
+        known = previous.get("result") == "failure" and isinstance(previous.get("stage"), str)
+        stage = previous["stage"] if known else "pipeline"
     hubot = ctx.platform.hubot if ctx.platform else None
     token = hubot.token.read("Hubot token") if hubot else None
     payload: dict[str, Any] = {

@@ -155,3 +155,5 @@ def test_jenkins_previous_result_wins_over_a_lost_state_file(make_app, tmp_path:
     ctx = make_ctx(repo, build_number=8, platform=platform, state_dir=tmp_path / "empty-state")
     run_notify(ctx, PipelineState(stages=GREEN), previous_result="failure")
     assert [json.loads(r.body)["result"] for r in server.requests] == ["fixed"]
+    # Which stage had failed is not known here, and the last stage that ran is not it: the pipeline is fixed.
+    assert json.loads(server.requests[0].body)["stage"] == "pipeline"
