@@ -92,10 +92,23 @@ class KubeClient:
         content_type: str = "application/json",
     ) -> dict[str, Any]:
         """One API call, answered with its JSON body; retried while the failure is retryable."""
+        data = self._with_retries(method, path, query=query, body=body, content_type=content_type)
+        return dict(json.loads(data)) if data else {}
+
+    def _with_retries(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Sequence[tuple[str, str]] = (),
+        body: Any = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> bytes:
         attempts = len(self.backoff) + 1
         for attempt in range(attempts):
             try:
-                return self._once(method, path, query, body, content_type)
+                return self._once(method, path, query=query, body=body, content_type=content_type, accept=accept)
             except _Retry as retry:
                 if attempt == attempts - 1:
                     raise retry.error from None
@@ -103,13 +116,13 @@ class KubeClient:
         raise AssertionError("unreachable")
 
     def _once(
-        self, method: str, path: str, query: Sequence[tuple[str, str]], body: Any, content_type: str
-    ) -> dict[str, Any]:
+        self, method: str, path: str, *, query: Sequence[tuple[str, str]], body: Any, content_type: str, accept: str
+    ) -> bytes:
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         what = f"{method} {path}"
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers = {"Accept": accept, "Content-Type": content_type}
         try:
             prepared = self.api.param_serialize(
                 method, path, query_params=list(query), header_params=headers, body=body, auth_settings=["BearerToken"]
@@ -122,7 +135,7 @@ class KubeClient:
             message = f"cannot reach {self.server} ({what}): {type(exc).__name__}"
             raise _Retry(ServiceError(SERVICE, message, retryable=True)) from exc
         if 200 <= response.status < 300:
-            return dict(json.loads(data)) if data else {}
+            return bytes(data or b"")
         error = status_error(what, response.status, data)
         if response.status in _RETRY_STATUSES:
             raise _Retry(error, _retry_after(response.headers.get("Retry-After")))
@@ -185,6 +198,23 @@ class KubeClient:
 
     def deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get(object_path("apps/v1", "Deployment", namespace, name))
+
+    def pod_log(
+        self, namespace: str, pod: str, container: str, *, previous: bool = False, lines: int = 20
+    ) -> str | None:
+        """The last ``lines`` of a container's log (``previous``: of its last run, as ``kubectl logs --previous``),
+        at most 8 KiB; None when there is none or reading it is not allowed."""
+        query = [("container", container), ("tailLines", str(lines)), ("limitBytes", "8192")]
+        if previous:
+            query.append(("previous", "true"))
+        path = object_path("v1", "Pod", namespace, pod) + "/log"
+        try:
+            data = self._with_retries("GET", path, query=query, accept="*/*")  # a v1.20 server refuses text/plain
+        except KubeStatusError as exc:
+            if exc.status in (400, 403, 404):  # not started yet, no previous run, or no pods/log permission
+                return None
+            raise
+        return data.decode("utf-8", "replace")
 
     def replica_sets(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
         """The ReplicaSets ``deployment`` owns, each with its revision in :data:`REVISION`."""

@@ -4,9 +4,10 @@
 the latest spec and every replica is updated and available; failed on ``ProgressDeadlineExceeded``.
 :func:`pod_failures` finds the new ReplicaSet's pods that show a state that does not heal by waiting
 (``CrashLoopBackOff``, ``ImagePullBackOff``, ...). The waiter fails once such a state has lasted the grace period,
-instead of waiting for the whole progress deadline, and names the pod, the container, the reason, the message and
-the pod's latest warning events. A Deployment whose pods cannot even be created (``ReplicaFailure``: a quota
-or a LimitRange refuses them) fails the same way.
+instead of waiting for the whole progress deadline, and names the pod, the container, the reason, the message,
+the pod's latest warning events and, for a container that keeps exiting, the last lines it wrote (``kubectl logs
+--previous``; nothing when the deployer may not read logs). A Deployment whose pods cannot even be created
+(``ReplicaFailure``: a quota or a LimitRange refuses them) fails the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ FAILING_REASONS = frozenset(
     }
 )
 EVENTS_SHOWN = 3
+LOG_LINES_SHOWN = 10
+# Reasons where the container ran and exited: its own output usually says why.
+CRASHING = frozenset({"CrashLoopBackOff", "RunContainerError"})
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,15 @@ def wait(
                 detail = f"{where}: {failure.reason}"
                 if failure.message:
                     detail += f": {failure.message}"
-                raise _failed(client, namespace, name, failure.reason, detail=detail, pod=failure.pod or None)
+                raise _failed(
+                    client,
+                    namespace,
+                    name,
+                    failure.reason,
+                    detail=detail,
+                    pod=failure.pod or None,
+                    container=failure.container or None,
+                )
         if now - started >= settings.timeout:
             raise RolloutFailed(
                 f"the rollout of Deployment {name} in {namespace} did not finish within {settings.timeout:g} s "
@@ -180,12 +192,34 @@ def wait(
         sleep(settings.poll)
 
 
+def _last_output(client: KubeClient, namespace: str, pod: str, container: str) -> list[str]:
+    """The end of what the crashed container printed (its previous run), cleaned for a console; [] if none."""
+    try:
+        text = client.pod_log(namespace, pod, container, previous=True, lines=LOG_LINES_SHOWN)
+    except BuildplatError:
+        return []  # the failure is what matters; its log is a courtesy
+    cleaned = ("".join(ch if ch >= " " or ch == "\t" else "?" for ch in line) for line in (text or "").splitlines())
+    return [line[:300] for line in cleaned if line.strip()][-LOG_LINES_SHOWN:]
+
+
 def _failed(
-    client: KubeClient, namespace: str, name: str, reason: str, *, detail: str, pod: str | None
+    client: KubeClient,
+    namespace: str,
+    name: str,
+    reason: str,
+    *,
+    detail: str,
+    pod: str | None,
+    container: str | None = None,
 ) -> RolloutFailed:
     lines = [f"the rollout of Deployment {name} in {namespace} failed: {detail}"]
     if pod:
         lines += [f"    {line}" for line in warnings_for(client, namespace, pod)]
+    if pod and container and reason in CRASHING:
+        output = _last_output(client, namespace, pod, container)
+        if output:
+            lines.append(f"    the last {len(output)} line(s) the container wrote before it exited:")
+            lines += [f"      | {line}" for line in output]
     hints = {
         "CrashLoopBackOff": f"the container keeps exiting: see `kubectl -n {namespace} logs --previous {pod}`",
         "ImagePullBackOff": "the image cannot be pulled: check the reference and the registry's credentials",

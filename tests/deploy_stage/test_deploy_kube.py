@@ -95,6 +95,7 @@ def test_a_first_deploy_that_fails_says_there_is_nothing_to_roll_back(
         deploy(team, tmp_path, images.crash)
     assert caught.value.reason == "CrashLoopBackOff"
     assert "exited with code 3" in caught.value.message
+    assert "      | dying" in caught.value.message  # what the container said before it exited
 
 
 def test_another_teams_namespace_is_refused(team: Team, images: Images, tmp_path: Path) -> None:

@@ -60,7 +60,8 @@ def server() -> Iterator[FakeApiServer]:
                 }
             )
             reply = fake.answer(self.path)
-            data = json.dumps(reply.body).encode() if reply.body is not None else b""
+            raw = isinstance(reply.body, bytes)  # sent as it is (a log), else as JSON
+            data = reply.body if raw else json.dumps(reply.body).encode() if reply.body is not None else b""
             self.send_response(reply.status)
             for key, value in {"Content-Type": "application/json", **reply.headers}.items():
                 self.send_header(key, value)
@@ -204,3 +205,18 @@ def test_a_bound_kubeconfig_wins_over_the_pods_service_account(
     monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1")
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
     assert kube.connect().server == server.url
+
+
+def test_pod_logs_are_read_as_text_and_an_unreadable_log_is_none(server: FakeApiServer, tmp_path: Path) -> None:
+    path = "/api/v1/namespaces/team-dev/pods/web-1/log"
+    server.reply(path, Reply(200, b"starting\nDATABASE_URL is not set\n", {"Content-Type": "text/plain"}))
+    client = client_for(server.url, tmp_path, [])
+    assert client.pod_log("team-dev", "web-1", "web", previous=True, lines=5) == "starting\nDATABASE_URL is not set\n"
+    (request,) = server.seen
+    assert request["path"] == f"{path}?container=web&tailLines=5&limitBytes=8192&previous=true"
+    assert request["headers"]["accept"] == "*/*"  # what kubectl sends; v1.20 answers 406 to text/plain
+    forbidden = {"kind": "Status", "message": 'pods "web-1" is forbidden: cannot get resource "pods/log"'}
+    server.reply(path, Reply(403, forbidden))
+    assert client.pod_log("team-dev", "web-1", "web") is None
+    server.reply(path, Reply(400, {"kind": "Status", "message": "previous terminated container not found"}))
+    assert client.pod_log("team-dev", "web-1", "web", previous=True) is None
