@@ -55,7 +55,7 @@ def main() -> int:
     parser.add_argument("--base", choices=("debian", "busybox"), default="debian")
     parser.add_argument("--payload-mb", type=float, default=5.0)
     parser.add_argument(
-        "--deb-compression", choices=("xz", "gzip"), default="xz", help="xz: what the package stage makes"
+        "--deb-compression", choices=("gzip", "xz"), default="gzip", help="gzip (default): what the package stage makes"
     )
     args = parser.parse_args()
     if os.geteuid() != 0:

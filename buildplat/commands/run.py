@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -24,7 +25,10 @@ from buildplat.stages.context import STAGES, PipelineState, StageContext
 
 LOG_FILE = "run.log"
 # Locally, promotion goes as far as CI goes without a human: to stage. Prod needs an approval.
-LOCAL_OPTIONS = {"promote": {"environment": "stage"}}
+LOCAL_OPTIONS: dict[str, dict[str, object]] = {
+    "promote": {"environment": "stage"},
+    "image": {"how_to_run": False},  # the summary says it, once, at the end
+}
 HELP = "run the whole pipeline locally with no servers: deb, apt repository, image, manifests"
 
 
@@ -131,17 +135,18 @@ def _summary(ctx: StageContext, state: PipelineState, stopped: str | None, secon
     if state.deb:
         deb = ctx.out / state.deb
         ctx.say(f"  deb:        {_shown(deb)}")
-        ctx.say(f"              install it: apt install {_shown(deb, dot=True)}")
+        ctx.say(f"              install it: apt install {shlex.quote(_shown(deb, dot=True))}")
     if state.published and state.published.get("sources_line"):
         ctx.say(f"  apt:        {state.published['sources_line']}")
     if state.image:
+        from buildplat.stages.image import run_commands
+
         layout = Path(str(state.image.get("layout") or ctx.out / "image"))
-        tag = state.image.get("tag") or ctx.version
-        port = f" -p {ctx.app.runtime.port}:{ctx.app.runtime.port}" if ctx.app.is_http else ""
-        local_name = f"buildplat-local/{ctx.app.name}:{tag}"
+        tag = str(state.image.get("tag") or ctx.version)
+        copy, _, start = run_commands(ctx.app, Path(_shown(layout)), tag)[0].partition(" && ")
         ctx.say(f"  image:      oci:{_shown(layout)}:{tag} (digest {state.image.get('digest')})")
-        ctx.say(f"              run it: skopeo copy oci:{_shown(layout)}:{tag} docker-daemon:{local_name}")
-        ctx.say(f"                      docker run --rm{port} {local_name}")
+        ctx.say(f"              run it: {copy}")
+        ctx.say(f"                      {start}")
     manifests = ctx.out / "manifests"
     if manifests.is_dir():
         ctx.say(f"  manifests:  {_shown(manifests)}/")

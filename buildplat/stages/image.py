@@ -33,6 +33,7 @@ from buildplat.clients import oci
 from buildplat.clients.oci import Descriptor, ImageStore
 from buildplat.clients.oci_layout import OciLayout
 from buildplat.errors import BuildplatError, UsageError
+from buildplat.spec.model import AppSpec
 from buildplat.stages.context import PipelineState, StageContext
 from buildplat.stages.image_config import ImageMetadata, image_config, image_manifest, runtime_settings
 from buildplat.stages.image_layer import Deb, build_layer, read_deb
@@ -67,8 +68,10 @@ class Pushed:
         }
 
 
-def run_image(ctx: StageContext, state: PipelineState, *, engine: str = "registry") -> None:
-    """Build and push the app image and record it in ``state.image`` (``buildplat step image`` prints the digest)."""
+def run_image(ctx: StageContext, state: PipelineState, *, engine: str = "registry", how_to_run: bool = True) -> None:
+    """Build and push the app image and record it in ``state.image`` (``buildplat step image`` prints the digest).
+
+    ``how_to_run``: locally, say how to run the image (``buildplat run`` says it in its summary instead)."""
     if engine not in ENGINES:
         raise UsageError(f"unknown image engine {engine!r}", hint="use --engine registry (default) or docker")
     if ctx.console is None:  # stdout carries the digest alone (Jenkins reads it), so progress goes to stderr
@@ -103,7 +106,12 @@ def run_image(ctx: StageContext, state: PipelineState, *, engine: str = "registr
         state.image["layout"] = str(ctx.out / "image")
     _write_record(ctx.out / RECORD_FILE, {**pushed.record(), "app": ctx.app.full_name, "buildfact": buildfact})
     if ctx.local:
-        _say_how_to_run(ctx, tag)
+        ctx.say(
+            f"image: written to the OCI layout {ctx.out / 'image'} (tag {tag})" + ("; to run it:" if how_to_run else "")
+        )
+        if how_to_run:
+            for command in run_commands(ctx.app, ctx.out / "image", tag):
+                ctx.say(f"    {command}")
 
 
 def assemble(
@@ -226,16 +234,17 @@ def created_time(ctx: StageContext, deb: Deb) -> int:
     return deb.mtime
 
 
-def _say_how_to_run(ctx: StageContext, tag: str) -> None:
-    """Commands that work with Debian's tools (``podman run oci:DIR`` itself rejects paths like ``.buildplat``)."""
-    layout = ctx.out / "image"
+def run_commands(app: AppSpec, layout: Path, tag: str) -> tuple[str, str]:
+    """Shell lines that run a local image with Debian's tools: skopeo into dockerd, or into podman's storage.
+
+    (``podman run oci:DIR`` itself rejects paths like ``.buildplat``.) The layout path is quoted for the shell.
+    """
     source = shlex.quote(f"oci:{layout}:{tag}")
-    name = f"buildplat-local/{ctx.app.name}:{tag}"
-    port = f" -p {ctx.app.runtime.port}:{ctx.app.runtime.port}" if ctx.app.is_http else ""
-    ctx.say(f"image: written to the OCI layout {layout} (tag {tag}); to run it:")
-    ctx.say(f"    skopeo copy {source} docker-daemon:{name} && docker run --rm{port} {name}")
-    ctx.say(
-        f"    or: skopeo copy {source} containers-storage:localhost/{name} && podman run --rm{port} localhost/{name}"
+    name = f"buildplat-local/{app.name}:{tag}"
+    port = f" -p {app.runtime.port}:{app.runtime.port}" if app.is_http else ""
+    return (
+        f"skopeo copy {source} docker-daemon:{name} && docker run --rm{port} {name}",
+        f"skopeo copy {source} containers-storage:localhost/{name} && podman run --rm{port} localhost/{name}",
     )
 
 
