@@ -94,6 +94,16 @@ def test_run_with_an_invalid_default_json_lists_the_problems(hello: Path) -> Non
     assert "is not valid" in done.stderr
 
 
+def test_the_summary_quotes_paths_for_the_shell(light: Path, tmp_path: Path) -> None:
+    import shlex
+
+    out = tmp_path / "out dir; $(touch pwned)"
+    done = cli("run", str(light), "--out", str(out), "--until", "publish").assert_success()
+    line = next(text for text in done.stdout.splitlines() if "install it: " in text)
+    argv = shlex.split(line.split("install it: ", 1)[1])
+    assert argv == ["apt", "install", str(out.resolve() / "demo-app_2.1.0_all.deb")]
+
+
 def test_steps_as_jenkins_calls_them(light: Path, tmp_path: Path) -> None:
     hello = light
     out = tmp_path / "ws"
