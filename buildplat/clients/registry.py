@@ -239,6 +239,11 @@ class RegistryClient:
         return False
 
     def put_manifest(self, repository: str, reference: str, raw: bytes, media_type: str) -> str:
+        return self.put_manifest_confirmed(repository, reference, raw, media_type)[0]
+
+    def put_manifest_confirmed(self, repository: str, reference: str, raw: bytes, media_type: str) -> tuple[str, bool]:
+        """:meth:`put_manifest`, and whether the registry confirmed storing exactly these bytes: its
+        ``Docker-Content-Digest`` answer is their digest (a different one raises; False: it sent none)."""
         digest = oci.sha256_digest(raw)
         if ":" in reference and reference != digest:
             raise InvalidReference(f"manifest digest {digest} does not match the reference {reference}")
@@ -254,7 +259,7 @@ class RegistryClient:
         stored = reply.headers.get("Docker-Content-Digest")
         if stored and stored != digest:
             raise ServiceError(SERVICE, f"the registry stored the manifest as {stored}, expected {digest}")
-        return digest
+        return digest, bool(stored)
 
     # -- uploads -------------------------------------------------------------------------------------------
     def _upload(self, repository: str, digest: str, source: bytes | Path) -> None:

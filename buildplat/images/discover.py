@@ -70,14 +70,27 @@ def _image(repository: str, tag: str, digest: str, annotations: Mapping[str, str
     )
 
 
+@dataclass(frozen=True)
+class Found:
+    """What :func:`find_app_images` read: the app images, and every tag of each repository read."""
+
+    apps: dict[str, list[AppImage]]  # app (namespace/name) -> its images
+    tags: dict[str, frozenset[str]]  # repository -> its tags, app images or not
+
+
 def repository_images(client: RegistryClient, repository: str) -> list[AppImage]:
     """Every buildplat app image tagged in ``repository``."""
+    return _read_repository(client, repository)[1]
+
+
+def _read_repository(client: RegistryClient, repository: str) -> tuple[list[str], list[AppImage]]:
+    """The tags of ``repository`` and its buildplat app images."""
     from buildplat.clients.registry import NotFound
 
     try:
         tags = client.tags(repository)
     except NotFound:
-        return []
+        return [], []
     indexed = {}
     if INDEX_TAG in tags:
         indexed = {(e.annotations or {})[REF_NAME]: e for e in image_index.read_index(client, repository)}
@@ -92,7 +105,7 @@ def repository_images(client: RegistryClient, repository: str) -> list[AppImage]
             image = _read_tag(client, repository, tag)
         if image is not None:
             found.append(image)
-    return found
+    return tags, found
 
 
 def _read_tag(client: RegistryClient, repository: str, tag: str) -> AppImage | None:
@@ -152,12 +165,14 @@ def find_app_images(
     teams: Iterable[str],
     skip_prefixes: Iterable[str],
     say: Callable[[str], None] = lambda _: None,
-) -> dict[str, list[AppImage]]:
-    """app (namespace/name) -> its images, for every team namespace."""
+) -> Found:
+    """Every app image of the teams' namespaces, and the tags of their repositories."""
     repositories = team_repositories(readers.first, teams, skip_prefixes)
     say(f"images: reading {len(repositories)} repositories of {len(set(teams))} team namespace(s)")
     apps: dict[str, list[AppImage]] = {}
-    for images in readers.map(repository_images, repositories):
+    tags: dict[str, frozenset[str]] = {}
+    for repository, (listed, images) in zip(repositories, readers.map(_read_repository, repositories), strict=True):
+        tags[repository] = frozenset(listed)
         for image in images:
             apps.setdefault(image.app, []).append(image)
-    return apps
+    return Found(apps, tags)

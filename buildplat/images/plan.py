@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from buildplat.clients import oci
@@ -62,6 +62,7 @@ class PlanEntry:
     reason: str
     new_tag: str  # what a rebase tags
     material: Material | None = field(default=None, repr=False, compare=False)
+    new_tag_free: bool = False  # the repository had no tag new_tag when the plan read its tags
 
     @property
     def app(self) -> str:
@@ -118,7 +119,8 @@ def make_plan(
     readers = Readers(client, new_client, workers)
     catalog = VersionCatalog(client, f"{base_root}/{buildfact}")
     target = load_target(client, catalog, buildfact, version)
-    apps = find_app_images(readers, teams, [base_root], say)
+    found = find_app_images(readers, teams, [base_root], say)
+    apps = found.apps
     candidates, up_to_date, newer = [], [], []
     for app in sorted(apps):
         current = max(apps[app], key=lambda image: _current_key(image, catalog))
@@ -136,6 +138,9 @@ def make_plan(
     for digest in sorted({image.base_digest for image, _ in candidates if image.base_digest}):
         bases[digest] = _read_base(client, target.repository, digest)
     entries = readers.map(lambda reader, item: _classify(reader, target, item[0], item[1], bases), candidates)
+    entries = [
+        replace(e, new_tag_free=e.new_tag not in found.tags.get(e.image.repository, {e.new_tag})) for e in entries
+    ]
     return Plan(target, tuple(entries), tuple(up_to_date), tuple(newer))
 
 

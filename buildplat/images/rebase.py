@@ -8,10 +8,18 @@ new base (also as manifest annotations). Nothing in it depends on the time, so t
 same digest, and a rollout that resumes finds its earlier work instead of redoing it.
 
 Order, so a rebase killed at any point leaves every tag naming a complete image: blobs (mounts, the config),
-the manifest by its digest (the registry checks it holds every blob), :func:`verify` (read back: the bytes
-written, every blob present, the config's diff_ids those of the new base plus the app's), then the new tag (the
-registry's answer must name our digest). A tag that exists already is never moved: it must name this very
-image (a resumed rollout), or the app fails. The app's existing tags are never touched.
+the manifest by its digest (the registry checks it holds every blob), :func:`verify`, then the new tag (the
+registry's answer must name our digest). A tag that exists already is never moved: it must name this very image
+(a resumed rollout), or the app fails. The plan has read each repository's tags; when the new tag was not among
+them it is not asked about again (the only other writer of such a tag is a rollout onto the same base, which
+writes the same bytes). The app's existing tags are never touched.
+
+:func:`verify` checks the manifest the registry now holds under the digest without asking what it already said:
+the registry's answer to the manifest upload names the digest of the bytes it stored, which is the digest of our
+bytes (else the upload fails), so the manifest is read back only from a registry that does not say; a blob the
+registry just answered 201 for (a mount, the config upload) is present, so only the app's own layers are asked
+about (HEAD). The rest is checked on the bytes written: the config is the one uploaded, its diff_ids are the new
+base's and then the app's, the layers are the new base's and then the app's.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from buildplat.clients import oci
-from buildplat.clients.oci import Descriptor
+from buildplat.clients.oci import Descriptor, Manifest
 from buildplat.errors import BuildplatError
 from buildplat.images.plan import Material, Target
 from buildplat.stages.image_index import APP, BASE_DIGEST, BASE_NAME, BUILDFACT, VERSION
@@ -71,8 +79,14 @@ def new_config(material: Material, target: Target) -> dict[str, Any]:
     return config
 
 
-def rebase(client: RegistryClient, material: Material, target: Target, repository: str, tag: str) -> Rebased:
-    """Write the rebased image to ``repository`` and tag it ``tag``; returns what was written."""
+def rebase(
+    client: RegistryClient, material: Material, target: Target, repository: str, tag: str, *, tag_free: bool = False
+) -> Rebased:
+    """Write the rebased image to ``repository`` and tag it ``tag``; returns what was written.
+
+    ``tag_free``: the caller has just seen the repository's tags without ``tag`` (the plan read them), so it is
+    not asked about again before it is written.
+    """
     oci.check_tag(tag)
     kept = len(material.old_base.layers)
     app_layers = [_oci(d) for d in material.manifest.layers[kept:]]
@@ -84,6 +98,8 @@ def rebase(client: RegistryClient, material: Material, target: Target, repositor
     raw_config = oci.canonical_json(config)
     config_blob = Descriptor(oci.OCI_CONFIG, oci.sha256_digest(raw_config), len(raw_config))
     client.put_blob(repository, config_blob.digest, raw_config, check=False)  # a few kB: no HEAD first
+    # The registry answered 201 for each of these just now (mount, upload or found by copy_blob's HEAD).
+    present = frozenset({config_blob.digest, *(d.digest for d in base_layers)})
     labels = _labels(config)
     annotations = {**material.manifest.annotations, **{k: labels[k] for k in ANNOTATED if k in labels}}
     manifest = {
@@ -94,11 +110,12 @@ def rebase(client: RegistryClient, material: Material, target: Target, repositor
         "annotations": annotations,
     }
     raw = oci.canonical_json(manifest)
-    digest = client.put_manifest(repository, oci.sha256_digest(raw), raw, oci.OCI_MANIFEST)
+    digest, confirmed = client.put_manifest_confirmed(repository, oci.sha256_digest(raw), raw, oci.OCI_MANIFEST)
     rebased = Rebased(repository, tag, digest, config, raw, tuple(d.digest for d in base_layers),
                       tuple(d.digest for d in app_layers))  # fmt: skip
-    verify(client, rebased, raw_config, target, app_diff_ids=config["rootfs"]["diff_ids"][len(base_layers) :])
-    existing = client.manifest_digest(repository, tag)
+    verify(client, rebased, raw_config, target, app_diff_ids=config["rootfs"]["diff_ids"][len(base_layers) :],
+           present=present, confirmed=confirmed)  # fmt: skip
+    existing = None if tag_free else client.manifest_digest(repository, tag)
     if existing not in (None, digest):
         raise BuildplatError(
             f"{client.describe(repository, tag)} already names another image ({existing}); it was left alone",
@@ -110,20 +127,31 @@ def rebase(client: RegistryClient, material: Material, target: Target, repositor
 
 
 def verify(
-    client: RegistryClient, rebased: Rebased, raw_config: bytes, target: Target, app_diff_ids: list[str]
+    client: RegistryClient,
+    rebased: Rebased,
+    raw_config: bytes,
+    target: Target,
+    app_diff_ids: list[str],
+    *,
+    present: frozenset[str] = frozenset(),
+    confirmed: bool = False,
 ) -> None:
     """Check the manifest the registry now holds under the digest; raises :class:`VerifyFailed`.
 
-    Read back by digest it must be the bytes written; every blob it names must be in the repository; its config
-    (``raw_config``, the bytes whose digest it names) must list the new base's diff_ids then the app's, one per
-    layer; its layers must be the new base's then the app's.
+    Its bytes must be the ones written: read back, unless the registry ``confirmed`` their digest when it stored
+    them. Every blob it names must be in the repository: asked (HEAD) unless the registry has just said so
+    (``present``). Its config (``raw_config``, the bytes whose digest it names) must list the new base's diff_ids
+    then the app's, one per layer; its layers must be the new base's then the app's.
     """
     where = client.describe(rebased.repository, rebased.digest)
-    stored = client.get_raw_manifest(rebased.repository, rebased.digest)
-    if stored.raw != rebased.manifest:
-        raise VerifyFailed(f"{where}: the registry returns other bytes than were written")
+    if confirmed:
+        stored = Manifest(rebased.manifest, rebased.digest, oci.OCI_MANIFEST)
+    else:
+        stored = client.get_raw_manifest(rebased.repository, rebased.digest)
+        if stored.raw != rebased.manifest:
+            raise VerifyFailed(f"{where}: the registry returns other bytes than were written")
     for blob in (stored.config, *stored.layers):
-        if not client.has_blob(rebased.repository, blob.digest):
+        if blob.digest not in present and not client.has_blob(rebased.repository, blob.digest):
             raise VerifyFailed(f"{where}: blob {blob.digest} is missing from {rebased.repository}")
     if oci.sha256_digest(raw_config) != stored.config.digest:
         raise VerifyFailed(f"{where}: the manifest names another config than the one uploaded")

@@ -210,7 +210,8 @@ class Rollout:
     def _rebase(self, client: RegistryClient, entry: PlanEntry) -> tuple[str | None, str | None, str]:
         assert entry.material is not None
         image = entry.image
-        done = rebase(client, entry.material, self.plan.target, image.repository, entry.new_tag)
+        done = rebase(client, entry.material, self.plan.target, image.repository, entry.new_tag,
+                      tag_free=entry.new_tag_free)  # fmt: skip
         labels = (done.config.get("config") or {}).get("Labels") or {}
         try:
             manifest = Manifest(done.manifest, done.digest, oci.OCI_MANIFEST)

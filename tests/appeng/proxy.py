@@ -1,9 +1,11 @@
 """A small HTTP proxy in front of the test registry that fails or slows chosen requests (buildplat is not patched).
 
 ``fail(method, part, status, times)`` answers the next ``times`` requests whose path contains ``part`` with
-``status``; ``delay(method, part, seconds)`` holds matching requests that long before forwarding them. Everything
-else goes to the registry unchanged (the Host header too, so the registry's upload locations point back here).
-``failed`` counts the answers it made up.
+``status``; ``delay(method, part, seconds)`` holds matching requests that long before forwarding them;
+``rewrite_header(method, part, name, value)`` changes (``value``) or drops (None) a header of the registry's
+answers to matching requests, as a registry that says something else, or nothing, would. Everything else goes to
+the registry unchanged (the Host header too, so the registry's upload locations point back here). ``failed``
+counts the answers it made up; ``seen`` lists every request as (method, path).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class _Rule:
     status: int = 0
     times: int = 0
     seconds: float = 0.0
+    header: tuple[str, str | None] | None = None  # (name, new value or None to drop it)
 
 
 @dataclass
@@ -31,6 +34,7 @@ class FailingProxy:
     upstream: str  # host:port
     rules: list[_Rule] = field(default_factory=list)
     failed: int = 0
+    seen: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -46,6 +50,10 @@ class FailingProxy:
     def delay(self, method: str, part: str, seconds: float) -> None:
         with self.lock:
             self.rules.append(_Rule(method, part, seconds=seconds, times=1 << 30))
+
+    def rewrite_header(self, method: str, part: str, name: str, value: str | None) -> None:
+        with self.lock:
+            self.rules.append(_Rule(method, part, header=(name, value), times=1 << 30))
 
     def clear(self) -> None:
         with self.lock:
@@ -90,7 +98,10 @@ class FailingProxy:
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         body = _body(request)
-        rule = self._match(request.command, urlsplit(request.path).path)
+        path = urlsplit(request.path).path
+        with self.lock:
+            self.seen.append((request.command, path))
+        rule = self._match(request.command, path)
         if rule is not None and rule.status:
             data = json.dumps({"errors": [{"code": "UNKNOWN", "message": "injected by the test proxy"}]}).encode()
             request.send_response(rule.status)
@@ -111,8 +122,12 @@ class FailingProxy:
         reply = upstream.getresponse()
         data = reply.read()
         request.send_response(reply.status)
+        rewritten = rule.header if rule is not None and rule.header is not None else None
         for key, value in reply.getheaders():
-            if key.lower() not in ("connection", "transfer-encoding", "content-length"):
+            if rewritten is not None and key.lower() == rewritten[0].lower():
+                if rewritten[1] is not None:
+                    request.send_header(key, rewritten[1])
+            elif key.lower() not in ("connection", "transfer-encoding", "content-length"):
                 request.send_header(key, value)
         length = reply.getheader("Content-Length") if request.command == "HEAD" else None
         request.send_header("Content-Length", length or str(len(data)))

@@ -171,3 +171,41 @@ def test_an_app_tagged_just_before_a_kill_is_noted_and_announced_on_resume(world
     again = run_cli(*args, str(tmp_path / "state"), env=world.env).assert_success()
     assert "nothing to do" in again.stdout
     assert len(world.said(team)) == 2
+
+
+def test_a_rebase_is_verified_before_it_is_tagged(world: World, proxy: FailingProxy, tmp_path: Path) -> None:
+    """The registry's word on what it stored is checked, asked for when it gives none, and no tag names an image
+    that fails the check."""
+    team = world.registry.namespace("verify")
+    quiet, holey, liar = (f"{team}/app-{name}" for name in ("quiet", "holey", "liar"))
+    client = RegistryClient(world.registry.url)
+    built = {app: world.app(app, tmp_path) for app in (quiet, holey, liar)}
+    app_layer = client.get_manifest(holey, built[holey]["digest"]).layers[-1].digest
+    config = world.config(tmp_path, team, registry_url=proxy.url)
+    v2 = world.bases.python["v2"].version
+    proxy.rewrite_header("PUT", f"/{quiet}/manifests/sha256:", "Docker-Content-Digest", None)  # says nothing
+    proxy.fail("HEAD", f"/{holey}/blobs/{app_layer}", status=404, times=100)  # the app's layer is gone
+    proxy.rewrite_header("PUT", f"/{liar}/manifests/sha256:", "Docker-Content-Digest", "sha256:" + "0" * 64)
+
+    done = run_cli("images", "rollout", "python", "--to", v2, "--config", config, "--state-dir",
+                   str(tmp_path / "state"), env=world.env)  # fmt: skip
+    done.assert_no_traceback()
+    assert done.returncode == 1
+    assert f"{quiet}: rebase done" in done.stdout
+    assert f"{holey}: rebase failed: " in done.stdout
+    assert f"blob {app_layer} is missing" in done.stdout
+    assert f"{liar}: rebase failed: registry: the registry stored the manifest as sha256:000" in done.stdout
+    tag = f"1.7.0-base-{v2}"
+    assert sorted(_every_tag_names_a_complete_image(client, quiet)) == ["1.7.0", tag]
+    assert _every_tag_names_a_complete_image(client, holey) == ["1.7.0"], "a failed check leaves no tag"
+    assert _every_tag_names_a_complete_image(client, liar) == ["1.7.0"]
+
+    def read_by_digest(app: str) -> set[str]:
+        prefix = f"/v2/{app}/manifests/"
+        return {path[len(prefix) :] for method, path in proxy.seen if method == "GET" and path.startswith(prefix)} - {
+            "buildplat-index"
+        }
+
+    rebased = client.manifest_digest(quiet, tag)
+    assert read_by_digest(quiet) == {built[quiet]["digest"], rebased}, "read back: the registry did not say"
+    assert read_by_digest(holey) == {built[holey]["digest"]}, "the registry named the digest it stored: not read back"
