@@ -1,10 +1,11 @@
 """Bare mirrors of the team's repositories, fetched with GitPython; files read at a branch head without a checkout.
 
 One bare repository per repository URL under the mirror root (named by a digest of the URL, so no URL text ever
-becomes a path). A fetch updates only the configured branch and costs one git process; reading default.json at a
-commit costs one more, and only when the head moved. Failures are split in two: :class:`RepoGone` when the
-server answered that the repository or branch does not exist (the app went away), a retryable
-:class:`~buildplat.errors.ServiceError` for everything else (the server is down: keep what we have).
+becomes a path). A fetch updates only the configured branch and costs one git process; default.json at a commit is
+read from the object store without one (:mod:`buildplat.clients.gitobjects`), and only when the head moved.
+Failures are split in two: :class:`RepoGone` when the server answered that the repository or branch does not exist
+(the app went away), a retryable :class:`~buildplat.errors.ServiceError` for everything else (the server is down:
+keep what we have).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import git
 from git.refs.symbolic import SymbolicReference
 
+from buildplat.clients.gitobjects import ObjectStore, Unreadable
 from buildplat.errors import ServiceError
 
 SERVICE = "git"
@@ -119,7 +121,16 @@ class Mirrors:
         )  # fmt: skip
 
     def read(self, url: str, branch: str, commit: str, file: str) -> FileAtHead:
-        """``file`` (at the repository root) at ``commit`` in the mirror; content None if it is not a file there."""
+        """``file`` (at the repository root) at ``commit`` in the mirror; content None if it is not a file there.
+
+        Read from the object store directly (:mod:`.gitobjects`, every object checked against its name), or, for
+        what that does not read itself, by ``git cat-file``.
+        """
+        try:
+            with ObjectStore(self.path(url, branch)) as store:
+                return FileAtHead(commit, store.file_at(commit, file))
+        except Unreadable:
+            pass
         try:
             repo = git.Repo(self.path(url, branch))
         except (OSError, git.GitError) as exc:
