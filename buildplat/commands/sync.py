@@ -8,13 +8,15 @@ invalid default.json keeps the last good job and is announced once in the team's
 Exit status with --once: 0 when the cycle did all its work (an invalid default.json or a rejected repository is
 reported, not a failure), 1 when something failed: a repository could not be fetched (or is configured but does
 not exist, and has no job to disable), Jenkins refused a change (it is retried next cycle). On a terminal each
-repository gets a progress line; every cycle logs one summary line.
+repository gets a progress line; every cycle logs one summary line. SIGTERM or SIGINT stops after the requests in
+flight (exit status 0 with --interval); a second one stops at once (128 + the signal's number).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -48,7 +50,18 @@ def run(args: argparse.Namespace) -> int:
     config = load_platform_file(path)  # a bad config at start is the caller's error: exit 1 with every problem
     _log_to_stderr()
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda _signum, _frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            # A second signal: a git server that hangs would hold the first one for the fetch timeout. Leaving now
+            # is safe: the state is written in transactions and mirrors are renamed into place whole.
+            sys.stderr.write("buildplat: stopping at once; the next run finishes the work\n")
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        stop.set()
+        log.info("sync: stopping after the requests in flight (a second signal stops at once)")
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while True:
             with open_engine(config) as engine:

@@ -272,3 +272,35 @@ def test_a_seed_job_user_without_administer_gets_its_jobs_and_a_clear_reason(
     assert "/pluginManager/api/json answered 403" in error
     assert "Overall/Administer" in error
     assert not report.ok
+
+
+def test_a_second_sigterm_stops_at_once_when_a_git_server_hangs(team: Team, jenkins_double: JenkinsDouble) -> None:
+    import socket
+
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts connections and never answers
+    held: list[socket.socket] = []
+    acceptor = threading.Thread(target=lambda: held.append(silent.accept()[0]), daemon=True)
+    acceptor.start()
+    team.urls.append(f"git://127.0.0.1:{silent.getsockname()[1]}/team/app.git")
+    env = {**os.environ, "BUILDPLAT_JENKINS_USER": jenkins_double.user, "BUILDPLAT_JENKINS_TOKEN": jenkins_double.token}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "buildplat", "sync", "--config", str(team.write_config()), "--interval", "60"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        acceptor.join(timeout=30)
+        assert held, "git never connected"
+        child.send_signal(signal.SIGTERM)
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(timeout=1.5)  # the first signal waits for the fetch in flight, which hangs
+        child.send_signal(signal.SIGTERM)
+        _out, err = child.communicate(timeout=10)
+    finally:
+        child.kill()
+        silent.close()
+        for connection in held:
+            connection.close()
+    assert child.returncode == 128 + signal.SIGTERM
+    assert "a second signal stops at once" in err
+    assert "stopping at once; the next run finishes the work" in err
+    assert "Traceback" not in err
