@@ -134,6 +134,10 @@ class JenkinsClient:
             write=True,
         )
 
+    def set_description(self, folder: str | None, name: str, description: str) -> None:
+        """Change an item's description only (``AbstractItem.doDescription``); the rest of its config stays."""
+        self._call("POST", item_path(folder, name) + "description", data={"description": description}, write=True)
+
     def delete_item(self, folder: str | None, name: str) -> None:
         """Delete a job; a job that is already gone counts as deleted."""
         self._call("POST", item_path(folder, name) + "doDelete", write=True, missing_ok=True)

@@ -17,7 +17,7 @@ from buildplat.clients.git import Mirrors
 from buildplat.clients.jenkins import FolderListing, ItemExists, JenkinsClient
 from buildplat.errors import ServiceError
 from buildplat.jobs import marker
-from buildplat.jobs.compare import config_diff
+from buildplat.jobs.compare import config_diff, description_of
 from buildplat.jobs.inputs import Credentials, JobInputs, JobTarget, folder_fingerprint
 from buildplat.jobs.render import RenderedJob, Renderer
 from buildplat.jobs.templates import TemplateSet
@@ -206,7 +206,9 @@ class SyncEngine:
             with contextlib.suppress(ItemExists):
                 self.jenkins.create_item(None, self.folder, folder.xml)
         else:
-            self.jenkins.update_item(None, self.folder, folder.xml)
+            # Only the description (our marker): a folder holds what the team set up in it (folder credentials,
+            # views, shared libraries), which a whole config.xml would wipe.
+            self.jenkins.set_description(None, self.folder, description_of(folder.xml) or "")
 
     def _add_diffs(
         self, report: CycleReport, stored: dict[str, str], cache: dict[tuple[str, str], RenderedJob]

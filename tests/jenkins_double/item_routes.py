@@ -116,6 +116,16 @@ def _action(ctx: Ctx, target: Item, rest: list[str]) -> Response:
         state.rename(target, req.param("newName"))
         ctx.changed = True
         return redirect(ctx.base + target.url_path)
+    if rest == ["description"]:  # AbstractItem.doDescription: folders have it too
+        if req.method == "GET":
+            return Response(200, (target.description or "").encode(), "text/plain;charset=UTF-8")
+        description = req.param("description")
+        if req.method != "POST" or description is None:
+            raise plain_error(400, "Bad Request")
+        ctx.check(ITEM_CONFIGURE)
+        state.set_description(target, description)
+        ctx.changed = True
+        return Response(204)
     if target.type.folder:
         raise not_found()
     return _job_action(ctx, target, rest)
@@ -139,7 +149,7 @@ def _config_xml(ctx: Ctx, target: Item) -> Response:
 
 
 def _job_action(ctx: Ctx, job: Item, rest: list[str]) -> Response:
-    state, req = ctx.state, ctx.req
+    state = ctx.state
     head = rest[0]
     if rest in (["enable"], ["disable"]):
         ctx.require_post()
@@ -148,16 +158,6 @@ def _job_action(ctx: Ctx, job: Item, rest: list[str]) -> Response:
         return redirect(ctx.base + job.url_path)
     if rest in (["build"], ["buildWithParameters"]):
         return _build(ctx, job, with_parameters=head == "buildWithParameters")
-    if rest == ["description"]:
-        if req.method == "GET":
-            return Response(200, (job.description or "").encode(), "text/plain;charset=UTF-8")
-        description = req.param("description")
-        if req.method != "POST" or description is None:
-            raise plain_error(400, "Bad Request")
-        ctx.check(ITEM_CONFIGURE)
-        state.set_description(job, description)
-        ctx.changed = True
-        return Response(204)
     build = _find_build(job, head)
     if build is None:
         raise not_found()

@@ -275,3 +275,41 @@ def test_a_configured_repository_or_branch_that_does_not_exist_is_reported(
     assert "does not appear to be a git repository" in errors[team.repos.url("typo") + "#main"].reason
     assert not report.ok  # sync --once exits 1: the platform config names something that is not there
     assert kinds(report)["alpha"] == "create"
+
+
+def test_new_templates_update_the_folders_marker_and_keep_what_the_team_set_up_in_it(
+    team: Team, jenkins_double: JenkinsDouble, tmp_path
+) -> None:
+    import shutil
+
+    from buildplat.jobs.templates import load_templates, packaged_templates
+    from buildplat.sync.runner import open_engine
+
+    team.add_app("alpha")
+    team.cycle()
+    # The team keeps its registry credentials in the folder (what the Credentials plugin saves there).
+    own = (
+        "<properties><com.cloudbees.hudson.plugins.folder.properties.FolderCredentialsProvider_-FolderCredentialsProperty>"
+        "<domainCredentialsMap/></com.cloudbees.hudson.plugins.folder.properties.FolderCredentialsProvider_-"
+        "FolderCredentialsProperty></properties>"
+    )
+    folder_xml = jenkins_double.jobs.config("team")
+    assert "<properties/>" in folder_xml
+    jenkins_double.edit_in_ui("team", folder_xml.replace("<properties/>", own))
+    copy = tmp_path / "job-templates"
+    shutil.copytree(packaged_templates().directory, copy)
+    (copy / "buildplat.yaml").write_text((copy / "buildplat.yaml").read_text() + "# a new template version\n")
+    jenkins_double.reset_log()
+    with open_engine(team.config(), templates=load_templates(copy)) as engine:
+        report = engine.cycle(threading.Event())
+    assert report.ok, report
+    assert report.folder == "update"
+    after = jenkins_double.jobs.config("team")
+    assert "FolderCredentialsProperty" in after  # not wiped
+    found = marker.parse(_description(after))
+    assert found is not None
+    assert found.repo is None  # still the folder's marker, now with the new templates' fingerprint
+    assert "POST /job/team/description" in [f"{w.method} {w.path}" for w in jenkins_double.requests.writes()]
+    assert "/job/team/config.xml" not in [w.path for w in jenkins_double.requests.writes()]
+    with open_engine(team.config(), templates=load_templates(copy)) as engine:
+        assert engine.cycle(threading.Event()).folder is None  # current now
