@@ -137,6 +137,7 @@ class SyncEngine:
             if facts:
                 setup = prepare_jenkins(self.jenkins, self.state, set().union(*facts.values()), now=self.clock())
                 report.setup = setup.done
+                report.errors.extend(setup.problems)
         except ServiceError as exc:
             # Jobs are still tried: a failed plugin request must not hold back every job; a missing folder makes
             # each create fail on its own, and the next cycle tries again.

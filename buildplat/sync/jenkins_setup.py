@@ -1,7 +1,8 @@
 """Making the team's Jenkins ready for the team's buildfacts: plugins, then tool installations.
 
 Plugins: the union of what the buildfacts need (``buildfacts.registry.jenkins_plugins``); the installed list is
-read and only the missing ones are requested (``installNecessaryPlugins``). Once every plugin is seen installed the
+read and only the missing ones are requested (``installNecessaryPlugins``); one installed but not active (disabled
+in Jenkins) is reported, not requested, since a request would not enable it. Once every plugin is seen installed the
 set is remembered, so later cycles with the same buildfacts send no request at all; while some are still missing
 after a request, the check is repeated at most once an hour.
 
@@ -33,6 +34,7 @@ TOOL_CLASSES = {
 class SetupResult:
     done: tuple[str, ...]  # what was sent to Jenkins, for the report
     pending: tuple[str, ...]  # plugins requested and not installed yet
+    problems: tuple[str, ...] = ()  # what buildplat cannot fix itself (a plugin disabled in Jenkins)
 
 
 def needed_tools(facts: set[str]) -> list[JenkinsTool]:
@@ -92,6 +94,7 @@ def prepare_jenkins(
     are asked for again at most every ``retry_seconds``, so a cycle with nothing to do stays without writes.
     """
     done: list[str] = []
+    problems: list[str] = []
     pending: tuple[str, ...] = ()
     plugins = buildfacts.jenkins_plugins(sorted(facts))
     verified_key, requested_key = f"plugins-verified {client.url}", f"plugins-requested {client.url}"
@@ -100,12 +103,22 @@ def prepare_jenkins(
         state.get(requested_key), plugins_digest, now, retry_seconds
     ):
         installed = client.plugins()
-        missing = [name for name in plugins if not installed.get(name)]
+        missing = [name for name in plugins if name not in installed]
+        # Installed but not active: disabled by someone, or waiting for a restart. Asking to install them again
+        # changes nothing, so they are reported instead (and looked at again with the missing ones).
+        inactive = [name for name in plugins if name in installed and not installed[name]]
         if missing:
             client.install_plugins(missing)
-            state.put(requested_key, f"{plugins_digest} {now}")
             done.append("requested plugins: " + ", ".join(missing))
-            pending = tuple(missing)  # verified on a later cycle, once Jenkins lists them as active
+        if inactive:
+            problems.append(
+                "plugins installed but not active in Jenkins (disabled, or waiting for a restart): "
+                + ", ".join(inactive)
+                + "; the team's jobs need them"
+            )
+        if missing or inactive:
+            state.put(requested_key, f"{plugins_digest} {now}")
+            pending = tuple(missing + inactive)  # verified on a later cycle, once Jenkins lists them as active
         else:
             state.put(verified_key, plugins_digest)
             state.put(requested_key, None)
@@ -117,7 +130,7 @@ def prepare_jenkins(
         output = client.run_script(script)
         state.put(tools_key, script_digest)
         done.append("tool installations: " + (" ".join(output.split()) or "script run"))
-    return SetupResult(tuple(done), pending)
+    return SetupResult(tuple(done), pending, tuple(problems))
 
 
 def _recently(requested: str | None, digest: str, now: float, retry_seconds: float) -> bool:

@@ -197,6 +197,29 @@ def test_plugins_requested_are_only_the_missing_ones(team: Team, jenkins_double:
     assert len(jenkins_double.scripts.runs) == 1
 
 
+def test_a_plugin_disabled_in_jenkins_is_reported_not_requested_again(
+    team: Team, jenkins_double: JenkinsDouble
+) -> None:
+    from tests.jenkins_double.plugins import Plugin
+
+    jenkins_double.plugins.installed["nodejs"] = Plugin("nodejs", "1.0", active=False, enabled=False)
+    team.add_app("alpha")
+    report = team.cycle(clock=1_000.0)
+    (request,) = jenkins_double.plugins.install_requests
+    assert "nodejs" not in request  # asking again would not enable it
+    (problem,) = report.errors
+    assert "plugins installed but not active in Jenkins (disabled, or waiting for a restart): nodejs" in problem
+    assert not report.ok
+    assert "team/alpha" in jenkins_double.jobs
+    jenkins_double.reset_log()
+    assert team.cycle(clock=1_060.0).errors == []  # looked at again at most once an hour
+    assert not jenkins_double.requests.matching("GET", "/pluginManager/api/json")
+    jenkins_double.plugins.installed["nodejs"] = Plugin("nodejs", "1.0")  # someone enabled it
+    assert team.cycle(clock=1_000.0 + 3_601).ok
+    assert team.cycle(clock=1_000.0 + 7_300).errors == []
+    assert not jenkins_double.requests.matching("GET", "/pluginManager/api/json")[1:]  # verified: not read again
+
+
 def test_generated_job_never_contains_the_jenkins_token(team: Team, jenkins_double: JenkinsDouble) -> None:
     team.add_app("alpha")
     team.cycle()
