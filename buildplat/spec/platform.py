@@ -7,7 +7,8 @@ config names, at the moment they are needed, so they never sit in a record that 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -214,8 +215,15 @@ def from_document(doc: dict[str, Any], source: str) -> PlatformConfig:
     )
 
 
+# The user part of a URL: a platform config that breaks the rule and holds a token must not have its error
+# message print the token (seed-job logs are kept and read widely).
+_URL_USER = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s\"'@\[\]]+@")
+
+
 def check_platform_bytes(data: bytes, file: str) -> CheckedDocument:
-    return check_bytes(data, file, platform_kind())
+    checked = check_bytes(data, file, platform_kind())
+    checked.problems = [replace(p, message=_URL_USER.sub(r"\1...@", p.message)) for p in checked.problems]
+    return checked
 
 
 def load_platform_file(path: Path) -> PlatformConfig:

@@ -62,6 +62,9 @@ def test_urls_with_credentials_or_odd_transports_are_refused_with_their_place(tm
         load_platform_file(path)
     assert f"{path}:5:14: error: " in raised.value.message  # the place of the URL in the file
     assert "(at $.repositories[0].url)" in raised.value.message
+    assert "ssh://[user@]" in raised.value.message  # the title, as written
+    for secret in ("token", "password"):
+        assert secret not in raised.value.message  # a credential in the file is not printed by its error
     assert not _schema_says(path)
 
 
