@@ -98,6 +98,11 @@ class RegistryClient:
         self._auth = Auth(username, password, timeout)
         self._session = requests.Session()
         self._session.headers["User-Agent"] = "buildplat"
+        # Credentials come from the platform config (Auth adds the header). A session without auth of its own makes
+        # requests look for ~/.netrc on every request, a file lookup that costs more than a HEAD to a local
+        # registry; an auth that changes nothing turns that off (proxies and CA bundles still come from the
+        # environment).
+        self._session.auth = _no_auth
 
     def __repr__(self) -> str:
         return f"RegistryClient({self.base_url!r})"
@@ -475,6 +480,10 @@ class RegistryClient:
 
     def _blob_url(self, repository: str, digest: str) -> str:
         return self._url(f"/v2/{_path(repository)}/blobs/{quote(oci.check_digest(digest), safe=':')}")
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 def _path(repository: str) -> str:
