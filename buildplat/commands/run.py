@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else repo / ".buildplat"
     console = sys.stdout
     number = local.next_build_number(out)
+    local.ignore_in_git(out)
     commit, origin = local.git_revision(repo)
     log_path = out / LOG_FILE
     with log_path.open("w", encoding="utf-8") as log:

@@ -37,6 +37,14 @@ def next_build_number(out: Path) -> int:
     return number
 
 
+def ignore_in_git(out: Path) -> None:
+    """A ``.gitignore`` of ``*`` in the output directory (as pytest and mypy do with their caches), so a run
+    inside a checkout leaves ``git status`` clean without anyone editing the repository's own ignore file."""
+    path = out / ".gitignore"
+    if not path.exists():
+        path.write_text("# made by `buildplat run`: nothing in here belongs in git\n*\n", encoding="utf-8")
+
+
 def git_revision(repo: Path) -> tuple[str | None, str | None]:
     """(commit, origin URL) of the checkout holding ``repo``, or Nones when it is not a git checkout."""
     if proc.which("git") is None:

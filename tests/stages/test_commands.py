@@ -94,6 +94,17 @@ def test_run_with_an_invalid_default_json_lists_the_problems(hello: Path) -> Non
     assert "is not valid" in done.stderr
 
 
+def test_a_run_inside_a_checkout_leaves_git_status_clean(light: Path) -> None:
+    from tests.harness.gitd import git
+
+    git("init", "-q", "-b", "main", str(light))
+    cli("run", str(light), "--until", "package").assert_success()
+    assert (light / ".buildplat" / "demo-app_2.1.0_all.deb").is_file()
+    status = git("-C", str(light), "status", "--porcelain", "--untracked-files=all")
+    assert ".buildplat" not in status
+    assert "default.json" in status  # the checkout itself is still seen
+
+
 def test_the_summary_quotes_paths_for_the_shell(light: Path, tmp_path: Path) -> None:
     import shlex
 
