@@ -256,6 +256,13 @@ class JenkinsClient:
             return ItemExists(SERVICE, where)
         if status == 404:
             return ItemMissing(SERVICE, where)
+        if status in (401, 403) and self._auth is None:
+            return ServiceError(
+                SERVICE,
+                where + " (no user and API token were sent)",
+                hint="set the variables the platform config names (jenkins.user_env and jenkins.token_env, default "
+                "BUILDPLAT_JENKINS_USER and BUILDPLAT_JENKINS_TOKEN) or jenkins.token_file",
+            )
         if status == 401:
             return ServiceError(SERVICE, where, hint="check the Jenkins user and API token the platform config names")
         if status == 403 and (url.endswith("/scriptText") or "/pluginManager/" in url):

@@ -84,6 +84,16 @@ def test_plan_without_jenkins_credentials_fails_clearly(team: Team, jenkins_doub
     assert "wrong" not in outcome.stderr
 
 
+def test_plan_with_no_jenkins_credentials_at_all_says_so(team: Team, monkeypatch) -> None:
+    team.add_app("alpha")
+    monkeypatch.delenv("BUILDPLAT_JENKINS_USER")
+    monkeypatch.delenv("BUILDPLAT_JENKINS_TOKEN")
+    outcome = run_cli("plan", "--config", str(team.write_config())).assert_no_traceback()
+    assert outcome.returncode == 1
+    assert "answered 403 (no user and API token were sent)" in outcome.stderr
+    assert "BUILDPLAT_JENKINS_USER and BUILDPLAT_JENKINS_TOKEN" in outcome.stderr
+
+
 def test_plan_with_an_invalid_platform_config_names_the_place(team: Team, tmp_path) -> None:
     config = tmp_path / "bad.json"
     config.write_text('{\n  "team": "Team!",\n  "repositories": [],\n  "jenkins": {"url": "http://j/"}\n}\n')
