@@ -12,13 +12,14 @@ from typing import Any
 
 from buildplat_deploy.config import TeamConfig
 from buildplat_deploy.meta import COMPONENT, PART_OF, TEAM
-from buildplat_deploy.rbac import JENKINS_SA
+from buildplat_deploy.rbac import AGENT_SA, SEED_SA
 
 CREDENTIALS_SECRET = "buildplat-credentials"  # noqa: S105 (a Secret's name, not a value)
 PLATFORM_CONFIGMAP = "buildplat-platform"
 PLATFORM_DIR = "/etc/buildplat"
 SECRETS_DIR = "/run/secrets/buildplat"
 SEED_LABEL = "buildplat-seed"
+JENKINS_AGENT_PORT = 50000
 
 # Key of the credentials Secret (or Vault secret) -> the environment variable agents see it as ("" = Jenkins only).
 SECRET_KEYS: dict[str, str] = {
@@ -59,7 +60,8 @@ def _template(cfg: TeamConfig, label: str, image: str, seed: bool = False) -> di
         "name": label,
         "label": label,
         "namespace": cfg.ci_namespace,
-        "serviceAccount": JENKINS_SA,
+        # The agents deploy (rbac.AGENT_SA); the seed job only talks to git and Jenkins (rbac.SEED_SA: no token).
+        "serviceAccount": SEED_SA if seed else AGENT_SA,
         "nodeUsageMode": "EXCLUSIVE",
         "idleMinutes": 0,
         "containers": [
@@ -140,7 +142,7 @@ def casc(cfg: TeamConfig) -> dict[str, Any]:
         "name": "kubernetes",
         "namespace": cfg.ci_namespace,
         "jenkinsUrl": f"http://{host}:8080",
-        "jenkinsTunnel": f"{host}:50000",
+        "jenkinsTunnel": f"{host}:{JENKINS_AGENT_PORT}",
         "containerCapStr": str(cfg.agent_cap),
         "podLabels": [
             {"key": COMPONENT, "value": "agent"},
@@ -154,6 +156,9 @@ def casc(cfg: TeamConfig) -> dict[str, Any]:
             "systemMessage": f"buildplat Jenkins of team {cfg.team}. Configured as code: edits in the UI are lost.",
             "numExecutors": 0,
             "mode": "EXCLUSIVE",
+            # The inbound agents' TCP port (the cloud's jenkinsTunnel, the Service's "agent" port), fixed here
+            # rather than left to the image's launcher.
+            "slaveAgentPort": JENKINS_AGENT_PORT,
             "crumbIssuer": {"standard": {"excludeClientIPFromCrumb": True}},
             "securityRealm": {
                 "local": {

@@ -35,7 +35,8 @@ def objects(cfg: TeamConfig) -> list[Manifest]:
         ],
         "envFrom": [{"secretRef": {"name": ADAPTER_SECRET, "optional": True}}],
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
-        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 10},
+        # Hubot opens its port before its scripts load: ready is the notify script's own health route.
+        "readinessProbe": {"httpGet": {"path": "/buildplat/health", "port": "http"}, "periodSeconds": 10},
         "livenessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 20, "initialDelaySeconds": 30},
         "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "securityContext": pod_security(),

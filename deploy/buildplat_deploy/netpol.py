@@ -1,9 +1,10 @@
 """NetworkPolicies: deny all ingress in every team namespace, then open only the paths the platform uses.
 
-- app namespaces (dev/stage/prod): from the ingress controller, from pods of the same namespace, and from the
-  team's agents (system tests in the verify stage);
-- ci namespace: Jenkins from agents (HTTP and the inbound-agent port) and from the ingress controller (UI);
-  agents from Jenkins; Hubot from Jenkins and agents (notifications).
+- app namespaces (dev/stage/prod): from the ingress controller and from pods of the same namespace; dev also from
+  the team's agents (the verify stage's system tests run there; stage and prod are reached through the API only);
+- ci namespace: Jenkins from agents (HTTP, websocket agents and the agent.jar download; the inbound-agent TCP
+  port) and from the ingress controller (UI); Hubot from Jenkins and agents (notifications). Nothing dials an
+  agent: agents connect to Jenkins, and `container` steps go through the API server.
 Egress is not restricted: builds fetch from git, the registry and the apt repository.
 """
 
@@ -59,7 +60,7 @@ def objects(cfg: TeamConfig) -> list[Manifest]:
     for namespace in cfg.deploy_namespaces:
         result.append(_policy(cfg, "allow-from-ingress-controller", namespace, {}, [_ingress_controller(cfg)]))
         result.append(_policy(cfg, "allow-same-namespace", namespace, {}, [{"podSelector": {}}]))
-        result.append(_policy(cfg, "allow-from-team-agents", namespace, {}, [_ci_pods(cfg, agents)]))
+    result.append(_policy(cfg, "allow-from-team-agents", cfg.namespace("dev"), {}, [_ci_pods(cfg, agents)]))
     result += [
         _policy(
             cfg,
@@ -72,7 +73,6 @@ def objects(cfg: TeamConfig) -> list[Manifest]:
         _policy(
             cfg, "allow-jenkins-from-ingress-controller", ci, jenkins, [_ingress_controller(cfg)], ports=(JENKINS_HTTP,)
         ),
-        _policy(cfg, "allow-agents-from-jenkins", ci, agents, [{"podSelector": {"matchLabels": jenkins}}]),
         _policy(
             cfg,
             "allow-hubot-from-jenkins-and-agents",

@@ -123,34 +123,49 @@ def test_reapplying_changes_nothing(applied: Any) -> None:
     assert apps.read_namespaced_deployment("jenkins", "deploya-ci").metadata.generation == before
 
 
-def test_jenkins_deploys_into_its_own_three_namespaces_only(applied: Any) -> None:
-    jenkins_a = "system:serviceaccount:deploya-ci:jenkins"
+def test_the_agents_deploy_into_their_own_three_namespaces_only(applied: Any) -> None:
+    agent_a = "system:serviceaccount:deploya-ci:jenkins-agent"
     deadline = time.monotonic() + 10  # RBAC is read from an informer cache: give it a moment to see the bindings
-    while not can(applied, jenkins_a, "create", "deployments.apps", "deploya-dev") and time.monotonic() < deadline:
+    while not can(applied, agent_a, "create", "deployments.apps", "deploya-dev") and time.monotonic() < deadline:
         time.sleep(0.2)
     for environment in ("dev", "stage", "prod"):
         namespace = f"deploya-{environment}"
-        assert can(applied, jenkins_a, "create", "deployments.apps", namespace), namespace
-        assert can(applied, jenkins_a, "patch", "services", namespace), namespace
-        assert can(applied, jenkins_a, "create", "horizontalpodautoscalers.autoscaling", namespace), namespace
-        assert can(applied, jenkins_a, "create", "ingresses.networking.k8s.io", namespace), namespace
-        assert can(applied, jenkins_a, "get", "pods/log", namespace), namespace
-        assert not can(applied, jenkins_a, "get", "secrets", namespace), namespace
-        assert not can(applied, jenkins_a, "create", "rolebindings.rbac.authorization.k8s.io", namespace)
+        assert can(applied, agent_a, "create", "deployments.apps", namespace), namespace
+        assert can(applied, agent_a, "patch", "services", namespace), namespace
+        assert can(applied, agent_a, "create", "horizontalpodautoscalers.autoscaling", namespace), namespace
+        assert can(applied, agent_a, "create", "ingresses.networking.k8s.io", namespace), namespace
+        assert can(applied, agent_a, "get", "pods/log", namespace), namespace
+        assert not can(applied, agent_a, "get", "secrets", namespace), namespace
+        assert not can(applied, agent_a, "create", "configmaps", namespace), namespace
+        assert not can(applied, agent_a, "create", "pods", namespace), namespace
+        assert not can(applied, agent_a, "create", "rolebindings.rbac.authorization.k8s.io", namespace)
     for namespace in ("deployb-dev", "deployb-prod", "kube-system", "default", "deploya-ci"):
-        assert not can(applied, jenkins_a, "create", "deployments.apps", namespace), namespace
-    # Agent pods: in its own ci namespace only.
-    assert can(applied, jenkins_a, "create", "pods", "deploya-ci")
-    assert not can(applied, jenkins_a, "create", "pods", "deployb-ci")
-    assert not can(applied, jenkins_a, "list", "namespaces", "")
+        assert not can(applied, agent_a, "create", "deployments.apps", namespace), namespace
+    # A build cannot start pods next to the controller, nor exec into it.
+    assert not can(applied, agent_a, "create", "pods", "deploya-ci")
+    assert not can(applied, agent_a, "create", "pods/exec", "deploya-ci")
+    assert not can(applied, agent_a, "list", "namespaces", "")
     # Ingress host claims are checked against every namespace: read-only, cluster-wide, Ingresses only.
-    assert can(applied, jenkins_a, "list", "ingresses.networking.k8s.io", "deployb-prod")
-    assert not can(applied, jenkins_a, "create", "ingresses.networking.k8s.io", "deployb-prod")
-    assert not can(applied, jenkins_a, "list", "services", "deployb-prod")
+    assert can(applied, agent_a, "list", "ingresses.networking.k8s.io", "deployb-prod")
+    assert not can(applied, agent_a, "create", "ingresses.networking.k8s.io", "deployb-prod")
+    assert not can(applied, agent_a, "list", "services", "deployb-prod")
 
 
-def test_hubot_can_do_nothing(applied: Any) -> None:
-    hubot = "system:serviceaccount:deploya-ci:hubot"
+def test_the_controller_starts_agents_in_its_own_namespace_and_never_deploys(applied: Any) -> None:
+    jenkins_a = "system:serviceaccount:deploya-ci:jenkins"
+    assert can(applied, jenkins_a, "create", "pods", "deploya-ci")
+    assert can(applied, jenkins_a, "create", "pods/exec", "deploya-ci")
+    assert can(applied, jenkins_a, "get", "pods/log", "deploya-ci")
+    assert not can(applied, jenkins_a, "create", "pods", "deployb-ci")
+    assert not can(applied, jenkins_a, "get", "secrets", "deploya-ci")
+    for namespace in ("deploya-dev", "deploya-prod", "deployb-dev", "kube-system"):
+        assert not can(applied, jenkins_a, "create", "deployments.apps", namespace), namespace
+        assert not can(applied, jenkins_a, "create", "pods", namespace), namespace
+
+
+@pytest.mark.parametrize("account", ["hubot", "buildplat-seed"])
+def test_hubot_and_the_seed_agent_can_do_nothing(applied: Any, account: str) -> None:
+    hubot = f"system:serviceaccount:deploya-ci:{account}"
     checks = [
         ("get", "pods"),
         ("list", "secrets"),

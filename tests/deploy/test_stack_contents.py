@@ -26,10 +26,17 @@ def test_pod_template_per_buildfact_with_agent_images(alpha_stack: list[dict]) -
     for fact in ("java", "nodejs", "go", "ruby", "python"):
         template = templates[f"buildplat-{fact}"]
         assert template["containers"][0]["image"] == f"localhost:5000/buildplat/agent-{fact}:0.1.0"
-        assert template["serviceAccount"] == "jenkins"
+        assert template["serviceAccount"] == "jenkins-agent", "builds deploy, but never as the controller"
         assert template["namespace"] == CI
+    assert templates["buildplat-seed"]["serviceAccount"] == "buildplat-seed"
     # Agents carry the label the NetworkPolicies select on.
     assert {"key": "buildplat.dev/component", "value": "agent"} in cloud["podLabels"]
+    # The inbound agents' port is fixed in JCasC, and is the one the tunnel and the Service name.
+    jenkins = casc(alpha_stack)["jenkins"]
+    assert jenkins["slaveAgentPort"] == 50000
+    assert cloud["jenkinsTunnel"] == "jenkins.alpha-ci.svc.cluster.local:50000"
+    service = find(alpha_stack, "Service", "jenkins", CI)["spec"]["ports"]
+    assert {"name": "agent", "port": 50000, "protocol": "TCP", "targetPort": "agent"} in service
 
 
 def test_buildfacts_match_the_default_json_schema(alpha_stack: list[dict]) -> None:
@@ -84,8 +91,9 @@ def test_platform_config_follows_buildplats_platform_schema(alpha_stack: list[di
     assert platform["namespaces"] == {"dev": "alpha-dev", "stage": "alpha-stage", "prod": "alpha-prod"}
 
 
-def test_jenkins_may_deploy_into_its_three_namespaces_only(alpha_stack: list[dict]) -> None:
+def test_the_agents_may_deploy_into_their_three_namespaces_only(alpha_stack: list[dict]) -> None:
     # The one cluster-wide grant: the shared read-only Ingress reader, for the deploy stage's host-claim check.
+    agent = {"kind": "ServiceAccount", "name": "jenkins-agent", "namespace": CI}
     assert not by_kind(alpha_stack, "ClusterRole")
     (reader_binding,) = by_kind(alpha_stack, "ClusterRoleBinding")
     assert reader_binding["metadata"]["name"] == "buildplat-ingress-reader-alpha"
@@ -94,35 +102,39 @@ def test_jenkins_may_deploy_into_its_three_namespaces_only(alpha_stack: list[dic
         "kind": "ClusterRole",
         "name": "buildplat-ingress-reader",
     }
-    assert reader_binding["subjects"] == [{"kind": "ServiceAccount", "name": "jenkins", "namespace": CI}]
+    assert reader_binding["subjects"] == [agent]
     shared = yaml.safe_load((REPO / "deploy" / "cluster" / "base" / "buildplat-rbac.yaml").read_text())
     assert shared["metadata"]["name"] == "buildplat-ingress-reader"
     assert shared["rules"] == [
         {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": ["get", "list"]}
     ]
-    deployer_namespaces = set()
+    granted: dict[str, set[str]] = {}
     for binding in by_kind(alpha_stack, "RoleBinding"):
-        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "jenkins", "namespace": CI}]
+        ((subject),) = binding["subjects"]
         role = find(alpha_stack, "Role", binding["roleRef"]["name"], binding["metadata"]["namespace"])
-        grants_deployments = any(
-            "deployments" in rule["resources"] and "create" in rule["verbs"] for rule in role["rules"]
-        )
-        if grants_deployments:
-            deployer_namespaces.add(binding["metadata"]["namespace"])
+        granted.setdefault(subject["name"], set()).add(binding["metadata"]["namespace"])
         for rule in role["rules"]:
             assert "*" not in rule["verbs"] + rule["resources"]
-            assert "secrets" not in rule["resources"]
-            assert not {"roles", "rolebindings"} & set(rule["resources"])
-    assert deployer_namespaces == DEPLOY_NAMESPACES
-    agents = find(alpha_stack, "Role", "jenkins-agents", CI)
-    assert {r for rule in agents["rules"] for r in rule["resources"]} == {"pods", "pods/exec", "pods/log", "events"}
+            assert not {"secrets", "configmaps", "roles", "rolebindings"} & set(rule["resources"])
+        if subject == agent:
+            writes = {r for rule in role["rules"] if "create" in rule["verbs"] for r in rule["resources"]}
+            assert writes == {"deployments", "services", "horizontalpodautoscalers", "ingresses"}
+    # The agents deploy and nothing more; the controller starts agent pods in its own namespace and never deploys.
+    assert granted == {"jenkins-agent": DEPLOY_NAMESPACES, "jenkins": {CI}}
+    controller = find(alpha_stack, "Role", "jenkins-agents", CI)
+    assert {r for rule in controller["rules"] for r in rule["resources"]} == {"pods", "pods/exec", "pods/log", "events"}
+    assert find(alpha_stack, "RoleBinding", "jenkins-agents", CI)["subjects"][0]["name"] == "jenkins"
+    seed = find(alpha_stack, "ServiceAccount", "buildplat-seed", CI)
+    assert seed["automountServiceAccountToken"] is False, "sync needs git and Jenkins, not the cluster"
 
 
-def test_hubot_has_no_api_access(alpha_stack: list[dict]) -> None:
+def test_hubot_has_no_api_access_and_is_ready_once_its_script_is(alpha_stack: list[dict]) -> None:
     account = find(alpha_stack, "ServiceAccount", "hubot", CI)
     assert account["automountServiceAccountToken"] is False
     pod = find(alpha_stack, "Deployment", "hubot", CI)["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is False
+    # The port opens before the scripts load (deploy/hubot/README.md): ready means the notify script answers.
+    assert pod["containers"][0]["readinessProbe"]["httpGet"] == {"path": "/buildplat/health", "port": "http"}
     assert pod["serviceAccountName"] == "hubot"
     assert all(s["name"] != "hubot" for b in by_kind(alpha_stack, "RoleBinding") for s in b["subjects"])
     assert pod["containers"][0]["image"] == "localhost:5000/buildplat/hubot:0.1.0"
@@ -147,10 +159,18 @@ def test_network_policies_deny_by_default_and_open_only_platform_paths(alpha_sta
     sources = [s["podSelector"]["matchLabels"] for s in hubot["ingress"][0]["from"]]
     assert {"app.kubernetes.io/name": "jenkins", "buildplat.dev/team": "alpha"} in sources
     assert {"buildplat.dev/component": "agent", "buildplat.dev/team": "alpha"} in sources
-    agents = find(alpha_stack, "NetworkPolicy", "allow-agents-from-jenkins", CI)["spec"]
-    assert agents["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "jenkins"
-    # Every policy's selector matches pods that exist in the stack or agents that Jenkins starts.
-    assert len(policies) == 4 + 3 * 3 + 4
+    jenkins = find(alpha_stack, "NetworkPolicy", "allow-jenkins-from-agents", CI)["spec"]
+    assert [p["port"] for p in jenkins["ingress"][0]["ports"]] == [8080, 50000], "HTTP/websocket, inbound TCP"
+    # System tests reach the dev namespace only; stage and prod are deployed to through the API.
+    tested = find(alpha_stack, "NetworkPolicy", "allow-from-team-agents", "alpha-dev")["spec"]["ingress"][0]
+    assert tested["from"][0]["podSelector"]["matchLabels"] == {"buildplat.dev/component": "agent",
+                                                                "buildplat.dev/team": "alpha"}  # fmt: skip
+    assert tested["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": CI}
+    named = {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in policies}
+    assert ("alpha-prod", "allow-from-team-agents") not in named
+    assert ("alpha-stage", "allow-from-team-agents") not in named
+    assert (CI, "allow-agents-from-jenkins") not in named, "nothing dials an agent"
+    assert len(policies) == 4 + 3 * 2 + 1 + 3
 
 
 def test_jenkins_rolls_when_its_casc_changes(tmp_path) -> None:
