@@ -122,3 +122,13 @@ def test_ingress_controller_runs_on_load_balancer_nodes() -> None:
     # The label the teams' NetworkPolicies select the controller's namespace by.
     assert namespace["metadata"]["labels"]["kubernetes.io/metadata.name"] == "ingress-nginx"
     assert find(production, "IngressClass", "nginx")["spec"]["controller"] == "k8s.io/ingress-nginx"
+
+
+@pytest.mark.parametrize(("name", "workload"), [("consul-server", "consul-server"), ("vault", "vault")])
+def test_quorum_services_are_disrupted_one_pod_at_a_time(built: list[dict], name: str, workload: str) -> None:
+    budget = find(built, "PodDisruptionBudget", name)
+    assert budget["apiVersion"] == "policy/v1"
+    assert budget["spec"]["maxUnavailable"] == 1
+    pods = find(built, "StatefulSet", workload)["spec"]["template"]["metadata"]["labels"]
+    assert budget["spec"]["selector"]["matchLabels"].items() <= pods.items()
+    assert budget["metadata"]["namespace"] == find(built, "StatefulSet", workload)["metadata"]["namespace"]
