@@ -13,8 +13,8 @@ Hubot.
    silent) -> promoted to stage;
 2. a commit whose app exits at start: deploy fails fast with CrashLoopBackOff and rolls dev back to build 1; the
    failure handler's notify puts the reason in the team's room;
-3. the fix: green again, Hubot says it is fixed, with the build's link; promoted to stage, then to prod after an
-   approval on a fresh agent holding only the stashed pipeline state;
+3. the fix: green again, Hubot says it is fixed, with the build's link; promoted to stage, then to prod only with
+   an approval, on a fresh agent holding only the stashed pipeline state;
 4. build 3 run again (same build number, a fresh workspace): the same deb, nothing published, the same image
    digest, no new revision.
 """
@@ -334,7 +334,7 @@ def test_commits_go_from_git_to_prod_through_every_real_component(pipeline: Pipe
     app_py = (EXAMPLE / "app.py").read_text()
     assert CRASH[0] in app_py
     pipeline.git_server.commit(APP, {"app.py": app_py.replace(*CRASH)}, "Read the database URL")
-    _, build2 = pipeline.ci(2, previous="SUCCESS")
+    ws2, build2 = pipeline.ci(2, previous="SUCCESS")
     for stage in ("build", "package", "publish", "image"):
         build2[stage].ok()
     deploy = build2["deploy"]
@@ -346,6 +346,8 @@ def test_commits_go_from_git_to_prod_through_every_real_component(pipeline: Pipe
     assert "verify" not in build2
     assert pipeline.image("dev") == reference  # build 1's image serves again
     assert "Hello, world!" in pipeline.through_service("dev", "/")
+    state2 = json.loads((ws2 / ".buildplat" / "pipeline.json").read_text())
+    assert state2["stages"]["deploy"].startswith("failed: the rollout of Deployment hello-python")
     build2["failure handler"].ok()
     (failed,) = pipeline.hubot.wait_for_messages(1, room=pipeline.room)
     assert f"{TEAM}/{APP} 1.2.0" in failed["text"]
@@ -371,6 +373,9 @@ def test_commits_go_from_git_to_prod_through_every_real_component(pipeline: Pipe
     prod = pipeline.checkout(3, "ws-3-prod")
     (prod / ".buildplat").mkdir()
     shutil.copy2(ws3 / ".buildplat" / "pipeline.json", prod / ".buildplat" / "pipeline.json")
+    unapproved = pipeline.step(prod, 3, "promote", "--to", "prod")
+    assert unapproved.returncode == 1
+    assert "needs an approval" in unapproved.output
     pipeline.step(prod, 3, "promote", "--to", "prod", env={"BUILDPLAT_APPROVED_BY": "erin"}).ok()
     assert pipeline.image("prod") == pipeline.image("stage") == pipeline.image("dev")
     assert pipeline.deployment("prod")["metadata"]["annotations"]["buildplat.dev/approved-by"] == "erin"
