@@ -4,6 +4,7 @@ itself, Vault stores in Consul over TLS and its init Job only ever hands out enc
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -81,16 +82,67 @@ def test_consul_bootstraps_three_servers_through_the_headless_service(built: lis
     assert headless["publishNotReadyAddresses"] is True
 
 
+def hcl(text: str) -> Any:
+    """HCL as plain data: python-hcl2 keeps the quotes of strings and marks blocks; neither matters here."""
+    import hcl2
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {plain(k): plain(v) for k, v in value.items() if k not in ("__is_block__", "__comments__")}
+        if isinstance(value, list):
+            return [plain(item) for item in value]
+        if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+            return value[1:-1]
+        return value
+
+    return plain(hcl2.loads(text))
+
+
 def test_vault_uses_consul_storage_and_tls(built: list[dict]) -> None:
-    config = find(built, "ConfigMap", "vault-config")["data"]["vault.hcl"]
-    assert re.search(r'storage "consul" \{[^}]*address\s*=\s*"consul\.consul\.svc\.cluster\.local:8500"', config)
-    assert re.search(r'tls_cert_file\s*=\s*"/vault/tls/tls.crt"', config)
-    assert "tls_disable" not in config
+    config = hcl(find(built, "ConfigMap", "vault-config")["data"]["vault.hcl"])
+    (listener,) = config["listener"]
+    assert listener["tcp"]["tls_cert_file"] == "/vault/tls/tls.crt"
+    assert "tls_disable" not in listener["tcp"]
+    # Storage: Consul's HTTPS API, its certificate checked against Consul's CA.
+    (storage,) = config["storage"]
+    consul = storage["consul"]
+    assert consul["address"] == "consul.consul.svc.cluster.local:8501"
+    assert consul["scheme"] == "https"
+    assert consul["tls_ca_file"] == "/vault/consul-ca/ca.crt"
+    assert "tls_skip_verify" not in consul
     vault = find(built, "StatefulSet", "vault")["spec"]["template"]["spec"]
-    tls = next(v for v in vault["volumes"] if v["name"] == "tls")
-    assert tls["secret"]["secretName"] == "vault-tls"
-    config_volume = next(v for v in vault["volumes"] if v["name"] == "config")
-    assert config_volume["configMap"]["name"] == find(built, "ConfigMap", "vault-config")["metadata"]["name"]
+    volumes = {v["name"]: v for v in vault["volumes"]}
+    assert volumes["tls"]["secret"]["secretName"] == "vault-tls"
+    assert volumes["consul-ca"]["secret"]["secretName"] == "consul-ca"
+    mounts = {m["name"]: m["mountPath"] for m in vault["containers"][0]["volumeMounts"]}
+    assert mounts["consul-ca"] == "/vault/consul-ca"
+    assert volumes["config"]["configMap"]["name"] == find(built, "ConfigMap", "vault-config")["metadata"]["name"]
+
+
+def test_consul_speaks_tls_to_vault_and_between_servers(built: list[dict]) -> None:
+    server = find(built, "StatefulSet", "consul-server")["spec"]["template"]["spec"]
+    config_map = find(built, "ConfigMap", "consul-config")
+    tls = hcl(config_map["data"]["tls.hcl"])
+    assert tls["addresses"][0] == {"http": "127.0.0.1"}, "plain HTTP on the pod's loopback only"
+    assert tls["ports"][0] == {"https": 8501}
+    settings = tls["tls"][0]
+    assert settings["defaults"][0]["verify_outgoing"] is True
+    assert settings["internal_rpc"][0] == {"verify_incoming": True, "verify_server_hostname": True}
+    mounts = {m["name"]: m["mountPath"] for m in server["containers"][0]["volumeMounts"]}
+    assert {settings["defaults"][0][key].rsplit("/", 1)[0] for key in ("ca_file", "cert_file", "key_file")} == {
+        mounts["tls"]
+    }
+    volumes = {v["name"]: v for v in server["volumes"]}
+    assert volumes["tls"]["secret"] == {"secretName": "consul-tls"}, "required: no server starts without it"
+    assert volumes["config"]["configMap"]["name"] == config_map["metadata"]["name"]
+    assert f"-config-file={mounts['config']}/tls.hcl" in server["containers"][0]["args"]
+    # The client Service offers HTTPS only, and only Vault's namespace may use it.
+    (client,) = (o["spec"]["ports"] for o in built if o["kind"] == "Service" and o["metadata"]["name"] == "consul")
+    assert [(p["name"], p["port"]) for p in client] == [("https", 8501)]
+    policy = find(built, "NetworkPolicy", "consul-clients")["spec"]["ingress"]
+    from_vault = next(rule for rule in policy if "namespaceSelector" in rule["from"][0])
+    assert from_vault["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "vault"}
+    assert from_vault["ports"] == [{"port": 8501, "protocol": "TCP"}]
 
 
 def test_vault_init_job_gets_admin_keys_and_keeps_nothing_in_clear(built: list[dict]) -> None:

@@ -9,8 +9,12 @@ listener "tcp" {
   tls_min_version = "tls12"
 }
 
+# Consul's HTTPS API, its certificate checked against the CA in the Secret consul-ca (ca.crt): the CA that signed
+# Consul's servers (deploy/cluster/base/consul/tls.hcl).
 storage "consul" {
-  address              = "consul.consul.svc.cluster.local:8500"
+  address              = "consul.consul.svc.cluster.local:8501"
+  scheme               = "https"
+  tls_ca_file          = "/vault/consul-ca/ca.crt"
   path                 = "vault/"
   disable_registration = "true"
 }
