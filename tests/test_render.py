@@ -98,6 +98,15 @@ def test_render_is_what_jenkins_jobs_test_makes_of_the_same_yaml(tmp_path: Path)
         assert (out / full_name / "config.xml").read_text(encoding="utf-8") == xml, full_name
 
 
+def test_two_inputs_of_one_app_name_render_in_one_call() -> None:
+    first, second = _inputs("shop"), _inputs("shop", repo="git://git.example.com/team/shop-copy.git")
+    jobs = Renderer(packaged_templates()).render_jobs([first, second, _inputs("cart")])
+    assert [job.name for job in jobs] == ["shop", "shop", "cart"]
+    assert "<defaultValue>git://git.example.com/team/shop.git</defaultValue>" in jobs[0].xml
+    assert "<defaultValue>git://git.example.com/team/shop-copy.git</defaultValue>" in jobs[1].xml
+    assert jobs[0].fingerprint != jobs[1].fingerprint
+
+
 def test_app_text_is_escaped_in_the_xml_and_kept_out_of_the_script() -> None:
     (job,) = Renderer(packaged_templates()).render_jobs([_inputs("shop", description=NASTY)])
     root = ET.fromstring(job.xml)

@@ -151,19 +151,29 @@ class Renderer:
         self._registry: Any = None
 
     def render_jobs(self, inputs: Sequence[JobInputs]) -> list[RenderedJob]:
-        """The pipeline job of each app, in the order given."""
+        """The pipeline job of each app, in the order given.
+
+        Two repositories may name the same app (a copied default.json); the reconciler rejects all but one, but
+        both may be rendered first, and jenkins-job-builder refuses two projects of one name in one run: such
+        inputs are rendered in separate runs.
+        """
         version = self.templates.version
-        entries = [project_entry(item, version) for item in inputs]
-        xml = self._render(entries)
+        rounds: list[dict[str, int]] = []  # full name -> index in ``inputs``, one name at most once per round
+        for index, item in enumerate(inputs):
+            free = next((names for names in rounds if item.full_name not in names), None)
+            if free is None:
+                free = {}
+                rounds.append(free)
+            free[item.full_name] = index
+        xml: dict[int, str] = {}
+        for names in rounds:
+            out = self._render([project_entry(inputs[index], version) for index in names.values()])
+            xml.update({index: out[name] for name, index in names.items()})
         return [
             RenderedJob(
-                item.target.folder,
-                item.app.name,
-                xml[item.full_name],
-                item.fingerprint(version),
-                config_digest(xml[item.full_name]),
+                item.target.folder, item.app.name, xml[index], item.fingerprint(version), config_digest(xml[index])
             )
-            for item in inputs
+            for index, item in enumerate(inputs)
         ]
 
     def render_folder(self, team: str, folder: str) -> RenderedJob:
