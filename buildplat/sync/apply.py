@@ -65,16 +65,17 @@ class Applier:
         return result
 
     def apply(self, actions: list[Action], rendered: dict[str, RenderedJob], stop: threading.Event) -> list[Outcome]:
-        def one(action: Action) -> Outcome:
-            if stop.is_set():
-                return Outcome(action, False, STOPPED)
-            try:
-                return self._one(action, rendered)
-            except ServiceError as exc:
-                return Outcome(action, False, exc.message)
-
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="jenkins") as pool:
-            return list(pool.map(one, actions))
+            return list(pool.map(lambda action: self.apply_one(action, rendered, stop), actions))
+
+    def apply_one(self, action: Action, rendered: dict[str, RenderedJob], stop: threading.Event) -> Outcome:
+        """One write; a failure (or the stop flag) is an outcome, never an exception."""
+        if stop.is_set():
+            return Outcome(action, False, STOPPED)
+        try:
+            return self._one(action, rendered)
+        except ServiceError as exc:
+            return Outcome(action, False, exc.message)
 
     def _one(self, action: Action, rendered: dict[str, RenderedJob]) -> Outcome:
         assert action.job is not None

@@ -24,6 +24,7 @@ from buildplat.jobs.templates import TemplateSet
 from buildplat.spec.platform import PlatformConfig
 from buildplat.sync import audit
 from buildplat.sync.apply import Applier, Outcome
+from buildplat.sync.early import EarlyCreates
 from buildplat.sync.gather import Gatherer, parse_fetched
 from buildplat.sync.inventory import Fetched, Inventory
 from buildplat.sync.jenkins_setup import prepare_jenkins
@@ -99,65 +100,84 @@ class SyncEngine:
         gatherer = Gatherer(
             self.jenkins, self.folder, self.config.team, self.inventory, self.renderer, self.target_for, parse
         )
-        gathered = gatherer.gather(self.config.repositories, memory, stop, on_fetched)
-        listing, fetched = gathered.listing, gathered.fetched
-        reconciler = Reconciler(
-            team=self.config.team,
-            templates_version=self.templates.version,
-            target_for=self.target_for,
-            parse=parse,
-            grace_seconds=self.config.sync.delete_grace_seconds,
-            now=self.clock(),
-            previous_source={key: known.source_sha for key, known in memory.items()},
-        )
-        actions = reconciler.plan(fetched, listing)
-        by_key = {item.key: item for item in fetched}
-        jobs_memory = self.state.jobs()
-        limit = None if dry_run else audit.budget(self.config.sync.drift_checks_per_cycle, len(actions))
-        checked = audit.audit(
-            actions,
-            audit.choose(actions, jobs_memory, limit),
-            jenkins=self.jenkins,
-            folder=self.folder,
-            renderer=self.renderer,
-            memory=jobs_memory,
-            inputs_for=lambda a: self._inputs(by_key[str(a.repo)], parse) if a.repo in by_key else None,
-            disabled={job.name for job in listing.jobs if job.disabled} if listing else set(),
-            concurrency=self.config.sync.jenkins_concurrency,
-        )
-        report = CycleReport(checked.actions, git_seconds=gathered.git_seconds, folder=self._folder_change(listing))
-        if dry_run or stop.is_set():
-            report.stopped = stop.is_set()
-            if dry_run:
-                self._add_diffs(report, checked.stored, gathered.rendered)
-            return self._finish(report, started, requests, writes)
-        facts = self._facts(fetched, parse)
+        early = None
+        if not dry_run:
+            early = EarlyCreates(self.jenkins, self.folder, self.config.team, self.renderer, self.applier, stop)
         try:
-            self._ensure_folder(report)
-            if facts:
-                setup = prepare_jenkins(self.jenkins, self.state, set().union(*facts.values()), now=self.clock())
-                report.setup = setup.done
-                report.errors.extend(setup.problems)
-        except ServiceError as exc:
-            # Jobs are still tried: a failed plugin request must not hold back every job; a missing folder makes
-            # each create fail on its own, and the next cycle tries again.
-            report.errors.append(exc.message + (f" ({exc.hint})" if exc.hint else ""))
-        todo = [a for a in report.actions if a.kind in WRITES]
-        report.outcomes = self.applier.apply(todo, self.applier.render(todo, gathered.rendered), stop)
-        report.stopped = stop.is_set()
-        now = self.clock()
-        self._notify(report, by_key)
-        self.state.remember_heads(
-            (item.key, str(item.head), str(item.source_sha), facts.get(item.key))
-            for item in fetched
-            if item.status == "ok"
-        )
-        self.state.forget_repos(set(by_key))
-        self.state.mark_checked(checked.checked, now)
-        self.state.mark_written(((str(o.action.job), *o.written) for o in report.outcomes if o.ok and o.written), now)
-        self.state.forget_jobs(str(o.action.job) for o in report.outcomes if o.ok and o.action.kind == "delete")
-        self.inventory.mirrors.prune({(repo.url, repo.branch) for repo in self.config.repositories})
-        return self._finish(report, started, requests, writes)
+            gathered = gatherer.gather(self.config.repositories, memory, stop, on_fetched, early)
+            listing, fetched = gathered.listing, gathered.fetched
+            reconciler = Reconciler(
+                team=self.config.team,
+                templates_version=self.templates.version,
+                target_for=self.target_for,
+                parse=parse,
+                grace_seconds=self.config.sync.delete_grace_seconds,
+                now=self.clock(),
+                previous_source={key: known.source_sha for key, known in memory.items()},
+            )
+            actions = reconciler.plan(fetched, listing)
+            by_key = {item.key: item for item in fetched}
+            jobs_memory = self.state.jobs()
+            limit = None if dry_run else audit.budget(self.config.sync.drift_checks_per_cycle, len(actions))
+            checked = audit.audit(
+                actions,
+                audit.choose(actions, jobs_memory, limit),
+                jenkins=self.jenkins,
+                folder=self.folder,
+                renderer=self.renderer,
+                memory=jobs_memory,
+                inputs_for=lambda a: self._inputs(by_key[str(a.repo)], parse) if a.repo in by_key else None,
+                disabled={job.name for job in listing.jobs if job.disabled} if listing else set(),
+                concurrency=self.config.sync.jenkins_concurrency,
+            )
+            report = CycleReport(checked.actions, git_seconds=gathered.git_seconds, folder=self._folder_change(listing))
+            done_early = early.finish() if early is not None else {}
+            if dry_run or stop.is_set():
+                report.stopped = stop.is_set()
+                report.outcomes = list(done_early.values())
+                if dry_run:
+                    self._add_diffs(report, checked.stored, gathered.rendered)
+                return self._finish(report, started, requests, writes)
+            facts = self._facts(fetched, parse)
+            try:
+                if early is None or not early.folder_created:
+                    self._ensure_folder(report)
+                if facts:
+                    setup = prepare_jenkins(self.jenkins, self.state, set().union(*facts.values()), now=self.clock())
+                    report.setup = setup.done
+                    report.errors.extend(setup.problems)
+            except ServiceError as exc:
+                # Jobs are still tried: a failed plugin request must not hold back every job; a missing folder makes
+                # each create fail on its own, and the next cycle tries again.
+                report.errors.append(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+            version = self.templates.version
+            todo = [
+                a
+                for a in report.actions
+                if a.kind in WRITES
+                and not (a.kind == "create" and a.inputs and (a.job, a.inputs.fingerprint(version)) in done_early)
+            ]
+            applied = self.applier.apply(todo, self.applier.render(todo, gathered.rendered), stop)
+            report.outcomes = [*done_early.values(), *applied]
+            report.stopped = stop.is_set()
+            now = self.clock()
+            self._notify(report, by_key)
+            self.state.remember_heads(
+                (item.key, str(item.head), str(item.source_sha), facts.get(item.key))
+                for item in fetched
+                if item.status == "ok"
+            )
+            self.state.forget_repos(set(by_key))
+            self.state.mark_checked(checked.checked, now)
+            self.state.mark_written(
+                ((str(o.action.job), *o.written) for o in report.outcomes if o.ok and o.written), now
+            )
+            self.state.forget_jobs(str(o.action.job) for o in report.outcomes if o.ok and o.action.kind == "delete")
+            self.inventory.mirrors.prune({(repo.url, repo.branch) for repo in self.config.repositories})
+            return self._finish(report, started, requests, writes)
+        finally:
+            if early is not None:
+                early.finish()  # never leave creates running behind a failed cycle
 
     def _finish(self, report: CycleReport, started: float, requests: int, writes: int) -> CycleReport:
         report.requests = self.jenkins.requests - requests

@@ -3,7 +3,8 @@
 The folder listing is requested while the fetches start, and each repository is looked at as soon as its fetch
 ends: if no live job carries its fingerprint, its default.json is parsed and its job rendered (in batches) while
 the other fetches go on. So a first sync renders 500 jobs in the time it waits for git anyway, and a sync where
-nothing changed only compares digests. The decisions themselves are still taken later, on the whole picture.
+nothing changed only compares digests. The decisions themselves are still taken later, on the whole picture,
+except for the creates that are certain already (:mod:`.early`), which sync makes while the fetches go on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from buildplat.jobs.inputs import JobInputs, JobTarget, fingerprint
 from buildplat.jobs.render import RenderedJob, Renderer
 from buildplat.spec.model import check_app_bytes, format_problem, from_document
 from buildplat.spec.platform import Repository
+from buildplat.sync.early import EarlyCreates
 from buildplat.sync.inventory import MISSING, Fetched, Inventory
 from buildplat.sync.reconcile import Parsed
 from buildplat.sync.state import RepoMemory
@@ -65,6 +67,7 @@ class Gatherer:
         memory: dict[str, RepoMemory],
         stop: threading.Event,
         on_fetched: Callable[[Fetched], None] | None = None,
+        early: EarlyCreates | None = None,
     ) -> Gathered:
         version = self.renderer.templates.version
         results: dict[int, Fetched] = {}
@@ -80,14 +83,23 @@ class Gatherer:
                     on_fetched(item)
                 if current is None:
                     current = _live_fingerprints(listing_future.result())
+                    if early is not None:
+                        early.start(listing_future.result())
                 inputs = self._changed(item, current, version)
                 if inputs is not None:
                     pending.append(inputs)
+                if early is not None:
+                    early.arrived(index, item.key, inputs)
                 if len(pending) >= RENDER_BATCH:
                     rendered.update(_keyed(self.renderer.render_jobs(pending)))
                     pending.clear()
+                    if early is not None:
+                        early.rendered(rendered, version)
             git_seconds = time.monotonic() - started
             listing = listing_future.result()
+        if early is not None and pending:
+            rendered.update(_keyed(self.renderer.render_jobs(pending)))
+            early.rendered(rendered, version)
         return Gathered(listing, [results[i] for i in range(len(repos))], git_seconds, rendered)
 
     def _changed(self, item: Fetched, current: set[tuple[str, str]], version: str) -> JobInputs | None:

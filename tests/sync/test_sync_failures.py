@@ -79,6 +79,17 @@ def test_two_repositories_cannot_claim_one_app_name(team: Team, jenkins_double: 
     assert f"buildplat-repo: {team.urls[0]}" in jenkins_double.jobs.config("team/alpha")
 
 
+def test_two_new_repositories_with_one_app_name_get_one_job(team: Team, jenkins_double: JenkinsDouble) -> None:
+    first = team.add_app("original", app_doc("shop"))
+    copy = team.add_app("copy", app_doc("shop"))  # a default.json copied without renaming the app
+    report = team.cycle()  # both are new and rendered at once: the first in the config gets the job
+    by_repo = {a.repo: a for a in report.actions}
+    assert by_repo[first + "#main"].kind == "create"
+    assert by_repo[copy + "#main"].kind == "rejected"
+    assert f"buildplat-repo: {first}" in jenkins_double.jobs.config("team/shop")
+    assert len(jenkins_double.requests.matching("POST", PIPELINE_CREATES)) == 1
+
+
 def test_jenkins_failing_half_way_is_finished_by_the_next_cycle(team: Team, jenkins_double: JenkinsDouble) -> None:
     for index in range(6):
         team.add_app(f"app{index}")
