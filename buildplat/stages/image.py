@@ -105,13 +105,10 @@ def run_image(ctx: StageContext, state: PipelineState, *, engine: str = "registr
     if ctx.local:
         state.image["layout"] = str(ctx.out / "image")
     _write_record(ctx.out / RECORD_FILE, {**pushed.record(), "app": ctx.app.full_name, "buildfact": buildfact})
-    if ctx.local:
-        ctx.say(
-            f"image: written to the OCI layout {ctx.out / 'image'} (tag {tag})" + ("; to run it:" if how_to_run else "")
-        )
-        if how_to_run:
-            for command in run_commands(ctx.app, ctx.out / "image", tag):
-                ctx.say(f"    {command}")
+    if ctx.local and how_to_run:
+        ctx.say(f"image: in the OCI layout {ctx.out / 'image'} (tag {tag}); to run it:")
+        for command in run_commands(ctx.app, ctx.out / "image", tag):
+            ctx.say(f"    {command}")
 
 
 def assemble(
