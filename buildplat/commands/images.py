@@ -66,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         command.add_argument("--format", choices=("text", "json"), default="text")
     rollout = sub.choices["rollout"]
     rollout.add_argument("--per-team", type=int, default=5, metavar="N", help="apps of one team per wave (5)")
-    rollout.add_argument("--workers", type=int, default=4, metavar="N", help="apps at once (4)")
+    rollout.add_argument("--workers", type=int, default=8, metavar="N", help="apps at once (8)")
     rollout.add_argument("--max-failures", type=int, default=3, metavar="N", help="stop when more fail (3)")
     rollout.add_argument("--rebase-only", action="store_true", help="leave the apps that need a rebuild for later")
     rollout.add_argument("--state-dir", metavar="DIR", help=f"where rollouts are recorded (default {_state_dir()})")

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class RolloutOptions:
     per_team: int = 5  # apps of one team per wave
-    workers: int = 4
+    workers: int = 8
     max_failures: int = 3  # stop once more apps than this have failed
     attempts: int = 2  # per app and run, for failures worth retrying
     rebase_only: bool = False  # leave the apps that need a rebuild for later
