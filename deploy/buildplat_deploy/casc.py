@@ -19,6 +19,7 @@ PLATFORM_CONFIGMAP = "buildplat-platform"
 PLATFORM_DIR = "/etc/buildplat"
 SECRETS_DIR = "/run/secrets/buildplat"
 SEED_LABEL = "buildplat-seed"
+SEED_CREDENTIAL = "buildplat-seed"
 JENKINS_AGENT_PORT = 50000
 
 # Key of the credentials Secret (or Vault secret) -> the environment variable agents see it as ("" = Jenkins only).
@@ -84,7 +85,12 @@ def _template(cfg: TeamConfig, label: str, image: str, seed: bool = False) -> di
 
 
 def seed_job_dsl(cfg: TeamConfig) -> str:
-    """The Job DSL script of the seed job: ``buildplat sync --once`` on the seed agent, on a schedule."""
+    """The Job DSL script of the seed job: ``buildplat sync --once`` on the seed agent, on a schedule.
+
+    sync logs in to Jenkins as the seed user: the job binds the ``buildplat-seed`` credential to the variables
+    sync reads, so it works whichever source JCasC read the credentials from (with Vault the agents get no secret
+    environment of their own).
+    """
     # The schedule was checked against config.CRON, which admits no quote or backslash.
     return "\n".join(
         [
@@ -95,6 +101,8 @@ def seed_job_dsl(cfg: TeamConfig) -> str:
             "  concurrentBuild(false)",
             "  logRotator { numToKeep(50) }",
             f"  triggers {{ cron('{cfg.seed_schedule}') }}",
+            "  wrappers { credentialsBinding { "
+            f"usernamePassword('BUILDPLAT_JENKINS_USER', 'BUILDPLAT_JENKINS_TOKEN', '{SEED_CREDENTIAL}') }} }}",
             f"  steps {{ shell('buildplat sync --config {PLATFORM_DIR}/platform.json --once') }}",
             "}",
             "",
@@ -120,6 +128,15 @@ def _credentials() -> list[dict[str, Any]]:
                 "description": "Publishes packages through the aptly API",
                 "username": _ref("apt-username"),
                 "password": _ref("apt-password"),
+            }
+        },
+        {
+            "usernamePassword": {
+                "scope": "GLOBAL",
+                "id": SEED_CREDENTIAL,
+                "description": "The seed job's Jenkins user and API token (buildplat sync)",
+                "username": _ref("seed-user"),
+                "password": _ref("seed-token"),
             }
         },
         {

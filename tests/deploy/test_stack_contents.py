@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pytest
 import yaml
 
 from tests.deploy.conftest import REPO, by_kind, find
@@ -65,6 +68,28 @@ def test_seed_job_runs_sync_once_on_a_schedule_with_the_mounted_config(alpha_sta
     assert "BUILDPLAT_JENKINS_TOKEN" not in {e["secretEnvVar"]["key"] for e in java["envVars"] if "secretEnvVar" in e}
 
 
+@pytest.mark.parametrize("source", ["kubernetes", "vault"])
+def test_the_seed_job_logs_in_through_its_bound_credential(source: str, tmp_path: Path) -> None:
+    """With Vault the agents get no secret environment: the job binds the seed user's credential itself."""
+    from tests.deploy.conftest import stack
+
+    config = tmp_path / "team.json"
+    config.write_text(json.dumps({"credentials_source": source, "vault": {"role": "jenkins", "paths": ["kv/ci"]}}))
+    document = casc(stack("alpha", config))
+    script = document["jobs"][0]["script"]
+    binding = "usernamePassword('BUILDPLAT_JENKINS_USER', 'BUILDPLAT_JENKINS_TOKEN', 'buildplat-seed')"
+    assert f"wrappers {{ credentialsBinding {{ {binding} }} }}" in script
+    credentials = document["credentials"]["system"]["domainCredentials"][0]["credentials"]
+    seed = next(
+        c["usernamePassword"] for c in credentials if c.get("usernamePassword", {}).get("id") == "buildplat-seed"
+    )
+    assert (seed["username"], seed["password"]) == ("${seed-user}", "${seed-token}")
+    if shutil.which("groovy"):  # the Job DSL script is Groovy: it must at least compile
+        from tests.harness.groovy import compile_jenkinsfile
+
+        compile_jenkinsfile(script, name="seed.groovy")
+
+
 def test_credentials_are_references_only(alpha_stack: list[dict]) -> None:
     credentials = casc(alpha_stack)["credentials"]["system"]["domainCredentials"][0]["credentials"]
     ids = set()
@@ -74,7 +99,7 @@ def test_credentials_are_references_only(alpha_stack: list[dict]) -> None:
         for field in ("username", "password", "secret"):
             if field in body:
                 assert re.fullmatch(r"\$\{[a-z-]+\}", body[field]), (kind, field)
-    assert ids == {"buildplat-registry", "buildplat-apt", "buildplat-hubot"}
+    assert ids == {"buildplat-registry", "buildplat-apt", "buildplat-seed", "buildplat-hubot"}
     jenkins = find(alpha_stack, "Deployment", "jenkins", CI)["spec"]["template"]["spec"]
     secret_volume = next(v for v in jenkins["volumes"] if "secret" in v)
     assert secret_volume["secret"]["secretName"] == "buildplat-credentials"
