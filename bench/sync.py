@@ -14,9 +14,9 @@ command in a subprocess (start-up included):
 
 Targets (issue 4): (b) writes nothing, at most one request per 50 jobs and under 2 s beyond the git fetches;
 (c) exactly one job write; (a) no slower than jenkins-jobs update. "git s" is sync's fetch phase (it renders
-changed jobs while the fetches run, so for (a) it includes most of the rendering); "rest s" is everything else,
-process start-up included. jenkins-jobs reads the YAML from disk and fetches nothing, so (a) is also shown
-beyond git.
+changed jobs while the fetches run, and creates the jobs of new apps, so for (a) it includes most of the rendering
+and of the Jenkins writes); "rest s" is everything else, process start-up included. jenkins-jobs reads the YAML
+from disk and fetches nothing, so (a) is also shown beyond git.
 """
 
 from __future__ import annotations
