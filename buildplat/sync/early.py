@@ -66,7 +66,7 @@ class EarlyCreates:
     def start(self, listing: FolderListing | None) -> None:
         """Called once with the folder listing; makes the folder if there is none, so jobs can go in."""
         for entry in listing.jobs if listing else ():
-            self._names.add(entry.name)
+            self._names.add(entry.name.casefold())  # Jenkins looks item names up ignoring case
             found = marker.parse(entry.description)
             if found is not None and found.repo_key is not None:
                 self._sources.add(found.repo_key)
@@ -89,7 +89,7 @@ class EarlyCreates:
             return
         name = inputs.job_name
         self._claims[name] = min(self._claims.get(name, index), index)
-        if name not in self._names and key not in self._sources:
+        if name.casefold() not in self._names and key not in self._sources:
             self._waiting[index] = _Candidate(index, inputs)
 
     def rendered(self, jobs: dict[tuple[str, str], RenderedJob], version: str) -> None:

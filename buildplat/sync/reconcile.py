@@ -72,7 +72,7 @@ class Reconciler:
             if found is not None and found.repo_key is not None:
                 managed[entry.name] = (entry, found)
             else:
-                unmanaged.add(entry.name)
+                unmanaged.add(entry.name.casefold())  # Jenkins looks item names up ignoring case
         by_repo: dict[str, list[str]] = {}
         for name, (_entry, found) in sorted(managed.items()):
             by_repo.setdefault(str(found.repo_key), []).append(name)
@@ -151,9 +151,10 @@ class Reconciler:
             )
             reason = f"the app name {name!r} is already built from {owners[name]}"
             return Action("rejected", name, item.key, reason, problems=(problem,))
-        if name in unmanaged:
+        if name.casefold() in unmanaged:
             problem = (
-                f"default.json: error: Jenkins already has a job named {name!r} that buildplat did not make; "
+                f"default.json: error: Jenkins already has a job named {name!r} (or so but for case) that "
+                "buildplat did not make; "
                 "rename the app or have that job removed (at $.application.name)"
             )
             reason = f"a job named {name!r} exists and is not managed by buildplat; left alone"

@@ -178,6 +178,24 @@ def test_unmanaged_job_with_the_same_name_is_left_alone(team: Team, jenkins_doub
     assert all("/job/team/job/alpha" not in w.path for w in jenkins_double.requests.writes())
 
 
+def test_an_unmanaged_job_whose_name_differs_only_in_case_is_a_conflict_too(
+    team: Team, jenkins_double: JenkinsDouble
+) -> None:
+    from buildplat.clients.jenkins import JenkinsClient
+
+    jenkins = JenkinsClient(jenkins_double.url, jenkins_double.user, jenkins_double.token)
+    jenkins.create_item(None, TEAM, "<com.cloudbees.hudson.plugins.folder.Folder/>")
+    jenkins.create_item(
+        TEAM, "Alpha", "<flow-definition plugin='workflow-job'><description>x</description></flow-definition>"
+    )
+    team.add_app("alpha")
+    jenkins_double.reset_log()
+    report = team.cycle()
+    assert kinds(report) == {"alpha": "conflict"}  # Jenkins would refuse "alpha" beside "Alpha"
+    assert "(or so but for case)" in report.actions[0].problems[0]
+    assert [w.path for w in jenkins_double.requests.writes() if w.path.startswith("/job/")] == []
+
+
 def test_plugins_requested_are_only_the_missing_ones(team: Team, jenkins_double: JenkinsDouble) -> None:
     installed_before = set(jenkins_double.plugins.installed)
     team.add_app("alpha")
