@@ -78,7 +78,11 @@ class Announcer:
             return
         from buildplat.clients.hubot import post_notification
 
-        token = hubot.token.read("Hubot token")
+        try:
+            token = hubot.token.read("Hubot token")
+        except BuildplatError as exc:  # e.g. its environment variable is not set: the next run tries again
+            self._failed(team, [r.app for r in told], exc)
+            return
         for start in range(0, len(told), APPS_PER_MESSAGE):
             batch = told[start : start + APPS_PER_MESSAGE]
             notices = [json.loads(r.notice) for r in batch if r.notice is not None]
