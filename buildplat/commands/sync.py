@@ -3,11 +3,13 @@
 Each cycle fetches every repository listed in the platform config (bare mirrors, no checkout), reads default.json
 at the branch head, validates it and checks its namespace is this team's, makes sure Jenkins has the plugins and
 tools the team's buildfacts need, and creates or updates only the jobs whose inputs changed; jobs edited in the
-UI are put back, jobs of repositories that went away are disabled and, after the grace period, deleted, and an
-invalid default.json keeps the last good job and is announced once in the team's Hubot room.
+UI are put back, jobs of repositories that went away are disabled and, after the grace period, deleted (unless
+most repositories "went away" in the same cycle: that is taken for a credentials or server problem and every job is
+kept), and an invalid default.json keeps the last good job and is announced once in the team's Hubot room.
 Exit status with --once: 0 when the cycle did all its work (an invalid default.json or a rejected repository is
 reported, not a failure), 1 when something failed: a repository could not be fetched (or is configured but does
-not exist, and has no job to disable), Jenkins refused a change (it is retried next cycle). On a terminal each
+not exist, and has no job to disable, or most repositories answered "not found" at once), Jenkins refused a change
+(it is retried next cycle). On a terminal each
 repository gets a progress line; every cycle logs one summary line. SIGTERM or SIGINT stops after the requests in
 flight (exit status 0 with --interval); a second one stops at once (128 + the signal's number).
 """

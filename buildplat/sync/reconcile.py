@@ -105,6 +105,7 @@ class Reconciler:
             if action.kind in ("quarantine", "rejected", "conflict"):
                 kept.update(mine)
             actions[item.key] = action
+        self._hold_mass_disappearance(fetched, by_repo, gone, kept, actions)
         result = list(actions.values())
         configured = {item.key for item in fetched}
         for name, (_entry, found) in sorted(managed.items()):
@@ -112,6 +113,36 @@ class Reconciler:
                 continue
             result.append(self._orphan(name, found, gone=gone, configured=configured, actions=actions))
         return result
+
+    def _hold_mass_disappearance(
+        self,
+        fetched: list[Fetched],
+        by_repo: dict[str, list[str]],
+        gone: dict[str, str],
+        kept: set[str],
+        actions: dict[str, Action],
+    ) -> None:
+        """Keep the jobs when many repositories "disappear" in one cycle.
+
+        Git hosts answer "not found" for a repository the credentials cannot see (GitHub does), so expired
+        credentials or a misconfigured host look like every repository being deleted at once; disabling (and a
+        week later deleting) every job of the team would be the wrong answer. Repositories really retired in bulk
+        are taken out of the platform config, which still disables their jobs.
+        """
+        with_jobs = [key for key in gone if by_repo.get(key)]
+        if len(with_jobs) < MASS_GONE_MIN or len(with_jobs) <= MASS_GONE_FRACTION * len(fetched):
+            return
+        for key in with_jobs:
+            mine = by_repo[key]
+            kept.update(mine)
+            actions[key] = Action(
+                "error",
+                _only(mine),
+                key,
+                f"{gone.pop(key)}; {len(with_jobs)} of {len(fetched)} repositories answered 'not found' in this "
+                "cycle, which looks like a credentials or server problem rather than deletions, so their jobs are "
+                "kept (remove retired repositories from the platform config to retire their jobs)",
+            )
 
     def _current_job(
         self, item: Fetched, managed: dict[str, tuple[JobEntry, Marker]], by_repo: dict[str, list[str]]
@@ -193,6 +224,11 @@ class Reconciler:
             return Action("delete", name, key, f"{why}; disabled since {_date(found.orphaned_since)}")
         reason = f"{why}; disabled, deleted after {_date(deadline)}"
         return Action("unchanged", name, key, reason, orphaned_since=found.orphaned_since)
+
+
+# More than half of the repositories (and at least three) "gone" in one cycle is taken for an outage.
+MASS_GONE_FRACTION = 0.5
+MASS_GONE_MIN = 3
 
 
 def _only(names: list[str]) -> str | None:

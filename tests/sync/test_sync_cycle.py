@@ -146,6 +146,29 @@ def test_repository_deleted_on_the_server_disables_its_job(team: Team, jenkins_d
     assert marker.parse(_description(jenkins_double.jobs.config("team/beta"))).orphaned_since is None  # type: ignore[union-attr]
 
 
+def test_most_repositories_gone_at_once_is_an_outage_not_deletions(team: Team, jenkins_double: JenkinsDouble) -> None:
+    """A host that answers 'not found' for everything (expired credentials) must not disable the team's jobs."""
+    for name in ("alpha", "beta", "gamma", "delta"):
+        team.add_app(name)
+    team.cycle()
+    for name in ("alpha", "beta", "gamma"):
+        team.repos.delete(name)
+    jenkins_double.reset_log()
+    report = team.cycle()
+    assert kinds(report) == {"alpha": "error", "beta": "error", "gamma": "error", "delta": "unchanged"}
+    reason = next(a.reason for a in report.actions if a.job == "alpha")
+    assert "3 of 4 repositories answered 'not found'" in reason
+    assert "jobs are kept" in reason
+    assert jenkins_double.requests.writes() == []
+    assert not any(jenkins_double.jobs[f"team/{n}"].disabled for n in ("alpha", "beta", "gamma"))
+    # One repository really gone among many is still disabled.
+    for name in ("alpha", "beta", "gamma"):
+        team.repos.create(name, {"default.json": dump(app_doc(name))})
+    team.cycle()
+    team.repos.delete("beta")
+    assert kinds(team.cycle())["beta"] == "disable"
+
+
 def test_unreachable_repository_keeps_its_job(team: Team, jenkins_double: JenkinsDouble) -> None:
     team.add_app("alpha")
     team.cycle()
