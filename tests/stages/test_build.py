@@ -126,3 +126,41 @@ def test_go_builds_static_stripped_binaries_unless_the_environment_asks_for_cgo(
         f"CGO_ENABLED={expected} test ./cmd/...",
         f"CGO_ENABLED={expected} build -trimpath -ldflags=-s -w -o bin/ -- ./cmd/...",
     ]
+
+
+def test_step_options_reach_the_tools_as_arguments_never_through_a_shell(
+    make_app, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every tool on PATH records its arguments one per line; had any value gone through a shell, `pwned` would
+    # exist or a word would have been split or expanded differently.
+    monkeypatch.delenv("CGO_ENABLED", raising=False)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "argv"
+    for tool in ("gradle", "mvn", "go", "python3", "bundle"):
+        (bin_dir / tool).write_text(f'#!/bin/sh\necho "{tool}" >> {record}\nprintf "[%s]\\n" "$@" >> {record}\n')
+        (bin_dir / tool).chmod(0o755)
+    evil = "x;touch pwned"
+    steps: list[dict[str, object]] = [
+        {"gradle": {"useWrapper": False, "tasks": f"clean '{evil}' $(touch pwned)"}},
+        {"maven": {"goals": f"verify `touch pwned` {evil}"}},
+        {"go": {"packages": f"./cmd/... {evil}", "output": "out dir/$(touch pwned)", "test": False}},
+        {"pip": {"requirements": f"req {evil}.txt", "target": "vendor/$HOME"}},
+        {"bundler": {"tasks": f"assets:precompile '{evil}'"}},
+    ]
+    doc = default_doc()
+    doc["build"] = {"system_setup": {"buildfacts": ["java", "go", "python", "ruby"]}, "build_steps": steps}
+    repo = make_app(doc)
+    run_build(make_ctx(repo, environ={"PATH": f"{bin_dir}:/usr/bin:/bin"}), PipelineState())
+    assert not list(repo.rglob("pwned")), "a value went through a shell"
+    calls = record.read_text().split("\n")
+    assert calls == [
+        "gradle", "[--no-daemon]", "[clean]", f"[{evil}]", "[$(touch]", "[pwned)]",
+        "mvn", "[--batch-mode]", "[verify]", "[`touch]", "[pwned`]", "[x;touch]", "[pwned]",
+        "go", "[build]", "[-trimpath]", "[-ldflags=-s -w]", "[-o]", "[out dir/$(touch pwned)]", "[--]",
+        "[./cmd/...]", "[x;touch]", "[pwned]",
+        "python3", "[-m]", "[pip]", "[install]", "[--no-input]", "[--target]", "[vendor/$HOME]", "[-r]",
+        f"[req {evil}.txt]",
+        "bundle", "[install]", "bundle", "[exec]", "[rake]", "[assets:precompile]", f"[{evil}]",
+        "",
+    ]  # fmt: skip
