@@ -17,7 +17,7 @@ HELLO_APPS = sorted(p.name for p in EXAMPLES.glob("hello-*"))
 
 def test_every_example_is_valid() -> None:
     paths = [str(EXAMPLES / "sample-application"), *(str(EXAMPLES / name) for name in HELLO_APPS)]
-    assert {"hello-python", "hello-node", "hello-java", "hello-go"} <= set(HELLO_APPS)
+    assert {"hello-python", "hello-node", "hello-java", "hello-go", "hello-ruby"} <= set(HELLO_APPS)
     run_cli("validate", *paths).assert_success()
 
 
@@ -77,3 +77,26 @@ def test_hello_go_builds_offline_into_an_architecture_specific_package(tmp_path:
     # Static (no libc dependency to declare) and stripped, so lintian has nothing to say.
     assert is_static_executable(tmp_path / "hello-go/bin/hello-go")
     assert lintian_complaints(deb) == []
+
+
+@pytest.mark.skipif(shutil.which("ruby") is None, reason="needs Debian's ruby")
+def test_hello_ruby_runs_its_tests_and_builds_offline(tmp_path: Path) -> None:
+    deb = package_example("hello-ruby", tmp_path)
+    assert deb.name == "hello-ruby_1.1.0_all.deb"
+    assert {"/opt/hello-ruby/app.rb", "/opt/hello-ruby/lib/hello.rb"} <= payload(deb)
+    # The test files are the build's business, not the package's.
+    assert not any(path.startswith("/opt/hello-ruby/test") for path in payload(deb))
+    control = subprocess.run(["dpkg-deb", "--field", deb, "Depends"], capture_output=True, text=True, check=True)
+    assert control.stdout.strip() == "ruby"
+    assert lintian_complaints(deb) == []
+
+
+@pytest.mark.skipif(shutil.which("ruby") is None, reason="needs Debian's ruby")
+def test_hello_ruby_build_fails_when_its_tests_fail(tmp_path: Path) -> None:
+    app = copy_example("hello-ruby", tmp_path)
+    library = app / "lib" / "hello.rb"
+    library.write_text(library.read_text().replace("'world'", "'nobody'"))
+    result = run_cli("run", str(app), "--out", str(tmp_path / "out"), "--until", "package")
+    assert result.returncode == 1
+    assert "build step 1 (shell)" in result.stderr
+    assert not list((tmp_path / "out").glob("*.deb"))
