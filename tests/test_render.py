@@ -24,12 +24,15 @@ JJB = shutil.which("jenkins-jobs") or str(Path(__file__).resolve().parent.parent
 NASTY = "Shop {front} <b>&amp;</b> ]]> 'quoted' \"double\" ${env.SECRET} \\ end — ünïcode"
 
 
-def _inputs(name: str, *, description: str | None = None, repo: str | None = None) -> JobInputs:
+def _inputs(
+    name: str, *, description: str | None = None, repo: str | None = None, approvers: tuple[str, ...] = ()
+) -> JobInputs:
     doc = app_doc(name)
     if description is not None:
         doc["application"]["description"] = description
     source = dump(doc).encode()
-    target = JobTarget("team", "team", repo or f"git://git.example.com/team/{name}.git", "main", Credentials())
+    repo = repo or f"git://git.example.com/team/{name}.git"
+    target = JobTarget("team", "team", repo, "main", Credentials(), approvers)
     return JobInputs(load_app(source, "default.json"), source, target)
 
 
@@ -180,7 +183,12 @@ def test_render_uses_the_platform_config_and_rejects_another_team(tmp_path: Path
     platform = {
         "team": "team",
         "repositories": [{"url": "git://x/shop.git", "branch": "release"}],
-        "jenkins": {"url": "http://jenkins:8080/", "folder": "team-apps", "credentials": {"kubernetes": "kc"}},
+        "jenkins": {
+            "url": "http://jenkins:8080/",
+            "folder": "team-apps",
+            "credentials": {"kubernetes": "kc"},
+            "prod_approvers": ["alice", "team-release"],
+        },
         "registry": {"url": "https://registry.example.com", "user_env": "REG_USER", "password_env": "REG_PASS"},
     }
     config = tmp_path / "platform.json"
@@ -190,6 +198,7 @@ def test_render_uses_the_platform_config_and_rejects_another_team(tmp_path: Path
     assert "usernameVariable: 'REG_USER'" in script
     assert "file(credentialsId: 'kc', variable: 'KUBECONFIG')" in script
     assert "<defaultValue>release</defaultValue>" in out
+    assert "submitter 'alice,team-release'" in script
     platform["team"] = "other"
     config.write_text(json.dumps(platform))
     refused = run_cli("render", str(app), "--config", str(config), "--repo", "git://x/shop.git").assert_no_traceback()
@@ -206,11 +215,12 @@ def test_render_of_an_invalid_default_json_names_file_and_place(tmp_path: Path) 
     assert run_cli("render", str(tmp_path / "missing"), "--repo", "git://x/y.git").returncode == 2
 
 
-def test_generated_jenkinsfile_compiles_with_groovy() -> None:
+@pytest.mark.parametrize("approvers", [(), ("alice", "team-release@corp")], ids=["anyone", "approvers"])
+def test_generated_jenkinsfile_compiles_with_groovy(approvers: tuple[str, ...]) -> None:
     groovy = pytest.importorskip(
         "tests.harness.groovy", reason="the groovy harness (tests/harness/groovy.py) is not there"
     )
-    (job,) = Renderer(packaged_templates()).render_jobs([_inputs("shop", description=NASTY)])
+    (job,) = Renderer(packaged_templates()).render_jobs([_inputs("shop", description=NASTY, approvers=approvers)])
     groovy.compile_jenkinsfile(_script(job.xml))
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from buildplat.buildfacts import registry
-from buildplat.jobs.inputs import Credentials, JobInputs, JobTarget
+from buildplat.errors import BuildplatError
+from buildplat.jobs.inputs import Credentials, JobInputs, JobTarget, fingerprint
 from buildplat.jobs.render import Renderer
 from buildplat.jobs.templates import packaged_templates
 from buildplat.spec.model import load_app
@@ -94,19 +95,24 @@ def parse_blocks(script: str) -> Block:
     return root
 
 
-def _script(*, kube: str | None = None) -> str:
+def _script(*, kube: str | None = None, approvers: tuple[str, ...] = ()) -> str:
     source = dump(app_doc("shop")).encode()
     credentials = Credentials(kubernetes=kube)
-    target = JobTarget("team", "team", "git://git.example.com/team/shop.git", "release/1.x", credentials)
+    target = JobTarget("team", "team", "git://git.example.com/team/shop.git", "release/1.x", credentials, approvers)
     (job,) = Renderer(packaged_templates()).render_jobs([JobInputs(load_app(source, "default.json"), source, target)])
     text = ET.fromstring(job.xml).findtext("./definition/script")
     assert text
     return text
 
 
-@pytest.fixture(scope="module", params=[None, "team-kubeconfig"], ids=["pod-account", "kubeconfig"])
+@pytest.fixture(
+    scope="module",
+    params=[(None, ()), ("team-kubeconfig", ()), (None, ("alice", "team-release@corp"))],
+    ids=["pod-account", "kubeconfig", "approvers"],
+)
 def script(request: pytest.FixtureRequest) -> str:
-    return _script(kube=request.param)
+    kube, approvers = request.param
+    return _script(kube=kube, approvers=approvers)
 
 
 def _stages(root: Block) -> list[Block]:
@@ -213,3 +219,38 @@ def test_a_failed_prod_promotion_is_announced_an_unanswered_approval_is_not(scri
     assert [child.name for child in post.children] == ["failure"]
     assert 'buildplat step notify --config "$BUILDPLAT_CONFIG" --result failure' in post.body
     assert not stages["('approve prod')"].find("post")
+
+
+def test_a_build_a_person_aborted_is_not_announced_as_a_failure(script: str) -> None:
+    stages = {stage.args: stage for stage in _stages(parse_blocks(script))}
+    (post,) = stages["('ci')"].find("post")
+    assert [child.name for child in post.children] == ["success", "failure"]
+    assert "--result failure" in post.find("failure")[0].body
+
+
+def _question(script: str) -> Block:
+    (approve,) = [stage for stage in _stages(parse_blocks(script)) if stage.args == "('approve prod')"]
+    (question,) = approve.find("input")
+    return question
+
+
+def test_prod_approvers_become_the_approvals_submitter_list() -> None:
+    question = _question(_script(approvers=("alice", "team-release@corp")))
+    assert re.findall(r"^\s*submitter '([^']*)'$", question.body, flags=re.MULTILINE) == ["alice,team-release@corp"]
+
+
+def test_without_prod_approvers_anyone_who_may_build_approves() -> None:
+    assert "submitter " not in _question(_script()).body
+
+
+@pytest.mark.parametrize("approver", ["a,b", "o'brien", "al ice", "${evil}", "", "-x"])
+def test_an_approver_that_could_change_the_script_is_refused(approver: str) -> None:
+    with pytest.raises(BuildplatError, match="invalid prod approver"):
+        JobTarget("team", "team", "git://x/shop.git", prod_approvers=(approver,))
+
+
+def test_approvers_are_part_of_the_fingerprint_and_no_approvers_keep_the_old_one() -> None:
+    plain = JobTarget("team", "team", "git://x/shop.git")
+    gated = JobTarget("team", "team", "git://x/shop.git", prod_approvers=("alice",))
+    assert "prod_approvers" not in plain.digest_input()
+    assert fingerprint("0" * 64, plain, "t") != fingerprint("0" * 64, gated, "t")

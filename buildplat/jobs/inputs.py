@@ -21,6 +21,8 @@ from buildplat.spec.platform import DEFAULT_CREDENTIAL_IDS, PlatformConfig
 # already allows nothing else, because these values are pasted into a script.
 _CREDENTIAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
+# A Jenkins user ID or group name in the approval's comma-separated submitter list: no comma, quote or space.
+_APPROVER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,22 @@ class JobTarget:
     repo_url: str
     branch: str = "main"
     credentials: Credentials = field(default_factory=Credentials)
+    prod_approvers: tuple[str, ...] = ()  # who may approve the prod promotion; empty: anyone who may build
+
+    def __post_init__(self) -> None:
+        for approver in self.prod_approvers:
+            if not _APPROVER.match(approver):
+                raise BuildplatError(
+                    f"invalid prod approver {approver!r} for the Jenkins job",
+                    hint="approvers are Jenkins user IDs or group names: letters, digits, '.', '_', '@' and '-'",
+                )
 
     def digest_input(self) -> dict[str, object]:
-        return asdict(self)
+        document = asdict(self)
+        # Absent rather than empty, so that jobs of teams without approvers keep the fingerprint they had.
+        if not self.prod_approvers:
+            del document["prod_approvers"]
+        return document
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,7 @@ def project_entry(inputs: JobInputs, templates_version: str) -> dict[str, Any]:
         "hubot_credentials": credentials.hubot,
         "hubot_token_env": credentials.hubot_token_env,
         "kube_credentials": credentials.kubernetes or "",
+        "prod_submitter": ",".join(target.prod_approvers),
     }
     entry: dict[str, Any] = {"name": _escape(inputs.full_name)}
     entry.update({key: _escape(value) for key, value in params.items()})

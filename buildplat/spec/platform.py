@@ -51,6 +51,8 @@ class JenkinsConfig:
     user: SecretRef
     token: SecretRef
     credential_ids: dict[str, str]
+    # Jenkins user IDs or group names allowed to approve the prod promotion; empty: whoever may build the job.
+    prod_approvers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,7 @@ def from_document(doc: dict[str, Any], source: str) -> PlatformConfig:
             env=jenkins_raw.get("token_env", "BUILDPLAT_JENKINS_TOKEN"), file=jenkins_raw.get("token_file")
         ),
         credential_ids={**DEFAULT_CREDENTIAL_IDS, **jenkins_raw.get("credentials", {})},
+        prod_approvers=tuple(jenkins_raw.get("prod_approvers", ())),
     )
     registry = None
     if "registry" in doc:

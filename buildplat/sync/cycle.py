@@ -82,7 +82,14 @@ class SyncEngine:
         self.credentials = Credentials.from_platform(config)
 
     def target_for(self, fetched: Fetched) -> JobTarget:
-        return JobTarget(self.config.team, self.folder, fetched.repo.url, fetched.repo.branch, self.credentials)
+        return JobTarget(
+            self.config.team,
+            self.folder,
+            fetched.repo.url,
+            fetched.repo.branch,
+            self.credentials,
+            self.config.jenkins.prod_approvers,
+        )
 
     def cycle(
         self, stop: threading.Event, *, dry_run: bool = False, on_fetched: Callable[[Fetched], None] | None = None

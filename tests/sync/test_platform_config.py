@@ -79,3 +79,38 @@ def test_folder_names_jenkins_would_refuse_are_refused_here(tmp_path: Path, fold
 @pytest.mark.parametrize("folder", ["team", "team.apps", "Team_2", "a", "x" * 63, "team-"])
 def test_folder_names_jenkins_takes_are_accepted(tmp_path: Path, folder: str) -> None:
     assert load_platform_file(_config(tmp_path, folder=folder)).jenkins.folder == folder
+
+
+def _approvers_config(tmp_path: Path, approvers: list[str]) -> Path:
+    document = {
+        "team": "team",
+        "repositories": [{"url": "git://git.example.com/team/app.git"}],
+        "jenkins": {"url": "http://jenkins:8080/", "prod_approvers": approvers},
+    }
+    path = tmp_path / "platform.json"
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    return path
+
+
+def test_prod_approvers_are_read_in_order(tmp_path: Path) -> None:
+    path = _approvers_config(tmp_path, ["alice", "team-release@corp"])
+    assert load_platform_file(path).jenkins.prod_approvers == ("alice", "team-release@corp")
+    assert _schema_says(path)
+
+
+@pytest.mark.parametrize(("approvers", "place"), [(["alice,bob"], "[0]"), (["alice", "o'brien"], "[1]")])
+def test_a_prod_approver_that_is_no_jenkins_name_is_refused_with_its_place(
+    tmp_path: Path, approvers: list[str], place: str
+) -> None:
+    path = _approvers_config(tmp_path, approvers)
+    with pytest.raises(BuildplatError) as raised:
+        load_platform_file(path)
+    assert f"(at $.jenkins.prod_approvers{place})" in raised.value.message
+    assert "a Jenkins user ID or group name" in raised.value.message
+    assert not _schema_says(path)
+
+
+@pytest.mark.parametrize("approvers", [[], ["alice", "alice"]])
+def test_an_empty_or_repeated_approver_list_is_refused(tmp_path: Path, approvers: list[str]) -> None:
+    with pytest.raises(BuildplatError, match=r"\$\.jenkins\.prod_approvers"):
+        load_platform_file(_approvers_config(tmp_path, approvers))
