@@ -24,6 +24,8 @@ SECRET_KEY = re.compile(r"(^|_)(password|passwd|secret|token|apikey|api_key|priv
 CREDENTIALS_IN_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*@", re.I)
 IMAGE_REF = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?$")
 VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# A Jenkins user ID or group name, as buildplat's platform schema allows in jenkins.prod_approvers.
+APPROVER = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._@-]{0,127}$")
 # Cron specs as Jenkins reads them (H, ranges, @hourly); no quotes: the spec is embedded in a Groovy string.
 CRON = re.compile(r"^[0-9A-Za-z*/,() @-]{1,100}$")
 QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
@@ -59,6 +61,7 @@ class TeamConfig:
     ingress_namespace: str
     repositories: tuple[Repository, ...]
     hubot_room: str
+    prod_approvers: tuple[str, ...]
     seed_schedule: str
     credentials_source: str
     vault: Vault
@@ -218,6 +221,15 @@ def load(team: str, config_path: Path | None = None) -> TeamConfig:
     if sorted(quotas) != sorted(("ci", *ENVIRONMENTS)):
         raise DeployError(f"{source}: error: $.quotas has one entry per namespace: ci, dev, stage, prod")
     agent_cap = _expect(data["agent_cap"], int, "$.agent_cap", source)
+    approvers = tuple(_expect(data["prod_approvers"], list, "$.prod_approvers", source))
+    for index, approver in enumerate(approvers):
+        if not isinstance(approver, str) or not APPROVER.match(approver):
+            raise DeployError(
+                f"{source}: error: $.prod_approvers[{index}] is not a Jenkins user ID or group name: {approver!r}",
+                hint="letters, digits, '.', '_', '@' and '-', one name per entry",
+            )
+    if len(set(approvers)) != len(approvers):
+        raise DeployError(f"{source}: error: $.prod_approvers names someone twice")
     return TeamConfig(
         team=team,
         registry=_string(data, "registry", source, IMAGE_REF),
@@ -228,6 +240,7 @@ def load(team: str, config_path: Path | None = None) -> TeamConfig:
         ingress_namespace=_string(data, "ingress_namespace", source, DNS_LABEL),
         repositories=tuple(repositories),
         hubot_room=_string(data, "hubot_room", source) or f"{team}-builds",
+        prod_approvers=approvers,
         seed_schedule=_string(data, "seed_schedule", source, CRON),
         credentials_source=credentials_source,
         vault=Vault(

@@ -20,7 +20,7 @@ def registry_url(cfg: TeamConfig) -> str:
 
 def platform_config(cfg: TeamConfig) -> dict[str, Any]:
     env = SECRET_KEYS
-    return {
+    config: dict[str, Any] = {
         "team": cfg.team,
         "namespaces": {name: cfg.namespace(name) for name in ENVIRONMENTS},
         "repositories": [{"url": repo.url, "branch": repo.branch} for repo in cfg.repositories],
@@ -50,3 +50,6 @@ def platform_config(cfg: TeamConfig) -> dict[str, Any]:
             "token_env": env["hubot-token"],
         },
     }
+    if cfg.prod_approvers:  # absent, not empty: buildplat's schema wants at least one name when the key is there
+        config["jenkins"]["prod_approvers"] = list(cfg.prod_approvers)
+    return config

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -196,6 +197,7 @@ def test_team_json_overrides_defaults(tmp_path: Path) -> None:
                 "buildfacts": ["go", "python"],
                 "quotas": {"prod": {"pods": "7", "requests.storage": "10Gi"}},
                 "repositories": [{"url": "git://git.example.com/alpha/app.git"}],
+                "prod_approvers": ["alice", "alpha-release"],
             }
         )
     )
@@ -215,6 +217,19 @@ def test_team_json_overrides_defaults(tmp_path: Path) -> None:
     platform = json.loads(find(objects, "ConfigMap", "buildplat-platform", "alpha-ci")["data"]["platform.json"])
     assert platform["repositories"] == [{"url": "git://git.example.com/alpha/app.git", "branch": "main"}]
     assert platform["registry"]["url"] == "https://registry.example.com:5000"
+    assert platform["jenkins"]["prod_approvers"] == ["alice", "alpha-release"]
+    schema = json.loads((REPO / "buildplat" / "data" / "schemas" / "platform.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(platform)
+
+
+@pytest.mark.parametrize("approvers", [["alice,bob"], ["o'brien"], [7], ["alice", "alice"]])
+def test_a_prod_approver_that_is_no_jenkins_name_is_refused(tmp_path: Path, approvers: list[object]) -> None:
+    path = tmp_path / "team.json"
+    path.write_text(json.dumps({"prod_approvers": approvers}))
+    outcome = run_cli("team", "render", "alpha", "--config", str(path))
+    assert outcome.code == 1, outcome.stderr
+    assert "$.prod_approvers" in outcome.stderr
+    assert "Traceback" not in outcome.stderr
 
 
 def test_console_script_is_installed() -> None:

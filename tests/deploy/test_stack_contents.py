@@ -114,6 +114,7 @@ def test_platform_config_follows_buildplats_platform_schema(alpha_stack: list[di
     jsonschema.Draft202012Validator(schema).validate(platform)
     assert platform["team"] == "alpha"
     assert platform["namespaces"] == {"dev": "alpha-dev", "stage": "alpha-stage", "prod": "alpha-prod"}
+    assert "prod_approvers" not in platform["jenkins"]  # none by default: anyone who may build approves
 
 
 def test_the_agents_may_deploy_into_their_three_namespaces_only(alpha_stack: list[dict]) -> None:
