@@ -206,6 +206,28 @@ def test_jenkins_rejects_bad_requests(target: Target) -> None:
         bad.get_whoami()
 
 
+def test_rename_keeps_the_builds_and_refuses_a_taken_name(target: Target) -> None:
+    """What buildplat sync does when an app is renamed: ``confirmRename`` through buildplat's own client."""
+    from buildplat.clients.jenkins import ItemExists, ItemMissing, JenkinsClient
+
+    server = target.client()
+    server.create_job(target.folder, FOLDER_XML)
+    server.create_job(f"{target.folder}/app", pipeline_xml("echo 'hi'"))
+    server.create_job(f"{target.folder}/taken", pipeline_xml("echo 'hi'"))
+    queue_id = server.build_job(f"{target.folder}/app")
+    wait_for(lambda: (info := server.get_build_info(f"{target.folder}/app", 1)) and not info["building"] and info)
+    client = JenkinsClient(target.url, target.user, target.token, backoff=())
+    with pytest.raises(ItemExists):
+        client.rename_item(target.folder, "app", "taken")
+    with pytest.raises(ItemMissing):
+        client.rename_item(target.folder, "nothing", "other")
+    client.rename_item(target.folder, "app", "renamed")
+    assert not server.job_exists(f"{target.folder}/app")
+    info = server.get_job_info(f"{target.folder}/renamed")
+    assert (info["lastBuild"]["number"], info["nextBuildNumber"]) == (1, 2)
+    assert server.get_build_info(f"{target.folder}/renamed", 1)["queueId"] == queue_id
+
+
 # --- jenkins-job-builder (the CLI, as the seed job would run it) ---------------------------------------------------
 
 

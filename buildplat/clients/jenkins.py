@@ -134,6 +134,20 @@ class JenkinsClient:
             write=True,
         )
 
+    def rename_item(self, folder: str | None, name: str, new_name: str) -> None:
+        """Rename a job in place (``AbstractItem.doConfirmRename``), its builds with it.
+
+        :class:`ItemMissing` when there is no such job, :class:`ItemExists` when ``new_name`` is taken; Jenkins
+        refuses (400) to rename a job while it is building, which the next cycle tries again.
+        """
+        self._call(
+            "POST",
+            item_path(folder, name) + "confirmRename",
+            params={"newName": new_name},
+            write=True,
+            exists_check=True,
+        )
+
     def set_description(self, folder: str | None, name: str, description: str) -> None:
         """Change an item's description only (``AbstractItem.doDescription``); the rest of its config stays."""
         self._call("POST", item_path(folder, name) + "description", data={"description": description}, write=True)
@@ -252,7 +266,9 @@ class JenkinsClient:
         status = response.status_code
         reason = response.headers.get("X-Error") or ""
         where = f"{method} {url} answered {status}" + (f": {reason}" if reason else "")
-        if status == 400 and exists_check and "already exists" in (reason + response.text).lower():
+        said = (reason + response.text).lower()
+        # createItem: "A job already exists with the name"; confirmRename: "The name ... is already in use."
+        if status == 400 and exists_check and ("already exists" in said or "is already in use" in said):
             return ItemExists(SERVICE, where)
         if status == 404:
             return ItemMissing(SERVICE, where)

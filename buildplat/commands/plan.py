@@ -1,6 +1,7 @@
 """Show what `buildplat sync` would change in the team's Jenkins, without changing anything there.
 
-For every repository of the platform config: create, update (with a unified diff of the job's config.xml),
+For every repository of the platform config: create, rename (the app's new name; the job keeps its builds),
+update (with a unified diff of the job's config.xml; a rename shows one too),
 unchanged, quarantine (default.json invalid: the last good job is kept), disable or delete (the repository went
 away), rejected (another team's namespace, or an app name taken), conflict (a job of that name that buildplat did
 not make) or error (the repository could not be fetched, or it or its branch does not exist and it has no job),

@@ -17,7 +17,7 @@ from buildplat.errors import ServiceError
 from buildplat.jobs import marker
 from buildplat.jobs.compare import config_digest, description_of, with_description, with_disabled
 from buildplat.jobs.render import RenderedJob, Renderer
-from buildplat.sync.reconcile import Action
+from buildplat.sync.reconcile import RENDERED, Action
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Applier:
         """The config of every create and update (from ``cache`` when rendered already); paused jobs stay paused."""
         version = self.renderer.templates.version
         known = cache or {}
-        todo = [a for a in actions if a.kind in ("create", "update") and a.inputs is not None]
+        todo = [a for a in actions if a.kind in RENDERED and a.inputs is not None]
         missing = [
             a.inputs
             for a in todo
@@ -88,15 +88,29 @@ class Applier:
         job = rendered[name]
         written = (job.fingerprint, job.digest or config_digest(job.xml))
         if action.kind == "create":
+            return self._create(action, job, written)
+        if action.kind == "rename":
+            assert action.renamed_from is not None
             try:
-                self.jenkins.create_item(self.folder, name, job.xml)
-            except ItemExists:
+                # Jenkins moves the job's directory (builds, workspace links, next build number) to the new name;
+                # a kill right after leaves a job under the new name with the old config, which the next cycle
+                # updates like any other.
+                self.jenkins.rename_item(self.folder, action.renamed_from, name)
+            except ItemMissing:  # deleted by hand (or renamed by a second seed job) since the listing
+                return self._create(action, job, written)
+            except ItemExists:  # the new name was taken since the listing: theirs, or ours from a second seed job
                 return self._taken(action, job, written)
-            return Outcome(action, True, written=written)
         try:
             self.jenkins.update_item(self.folder, name, job.xml)
         except ItemMissing:  # deleted by hand since the listing
             self.jenkins.create_item(self.folder, name, job.xml)
+        return Outcome(action, True, written=written)
+
+    def _create(self, action: Action, job: RenderedJob, written: tuple[str, str]) -> Outcome:
+        try:
+            self.jenkins.create_item(self.folder, job.name, job.xml)
+        except ItemExists:
+            return self._taken(action, job, written)
         return Outcome(action, True, written=written)
 
     def _taken(self, action: Action, job: RenderedJob, written: tuple[str, str]) -> Outcome:

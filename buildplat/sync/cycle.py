@@ -180,6 +180,9 @@ class SyncEngine:
                 ((str(o.action.job), *o.written) for o in report.outcomes if o.ok and o.written), now
             )
             self.state.forget_jobs(str(o.action.job) for o in report.outcomes if o.ok and o.action.kind == "delete")
+            self.state.forget_jobs(
+                str(o.action.renamed_from) for o in report.outcomes if o.ok and o.action.kind == "rename"
+            )
             self.inventory.mirrors.prune({(repo.url, repo.branch) for repo in self.config.repositories})
             return self._finish(report, started, requests, writes)
         finally:
@@ -241,13 +244,14 @@ class SyncEngine:
     def _add_diffs(
         self, report: CycleReport, stored: dict[str, str], cache: dict[tuple[str, str], RenderedJob]
     ) -> None:
-        updates = [a for a in report.actions if a.kind == "update" and a.inputs is not None and a.job]
+        updates = [a for a in report.actions if a.kind in ("update", "rename") and a.inputs is not None and a.job]
         rendered = self.applier.render(updates, cache)
         result = []
         for action in report.actions:
             name = str(action.job)
-            if action.kind == "update" and name in rendered:
-                current = stored.get(name) or self.jenkins.get_config(self.folder, name) or ""
+            if action.kind in ("update", "rename") and name in rendered:
+                was = action.renamed_from or name
+                current = stored.get(was) or self.jenkins.get_config(self.folder, was) or ""
                 diff = config_diff(current, rendered[name].xml, f"{self.folder}/{name}") if current else None
                 result.append(replace(action, diff=diff))
             else:
@@ -272,5 +276,5 @@ class SyncEngine:
                     report.notices.append(f"{key}: {failed}")
                 else:
                     self.state.set_notified(key, digest)
-            elif action.kind in ("create", "update", "unchanged") and known is not None and known.notified:
+            elif action.kind in ("create", "rename", "update", "unchanged") and known is not None and known.notified:
                 self.state.set_notified(key, None)

@@ -20,11 +20,14 @@ from buildplat.jobs.marker import Marker
 from buildplat.spec.model import AppSpec
 from buildplat.sync.inventory import Fetched
 
-Kind = Literal["create", "update", "unchanged", "quarantine", "disable", "delete", "rejected", "conflict", "error"]
+Kind = Literal[
+    "create", "rename", "update", "unchanged", "quarantine", "disable", "delete", "rejected", "conflict", "error"
+]
 KINDS: tuple[Kind, ...] = (
-    "create", "update", "unchanged", "quarantine", "disable", "delete", "rejected", "conflict", "error",
+    "create", "rename", "update", "unchanged", "quarantine", "disable", "delete", "rejected", "conflict", "error",
 )  # fmt: skip
-WRITES: frozenset[Kind] = frozenset({"create", "update", "disable", "delete"})
+WRITES: frozenset[Kind] = frozenset({"create", "rename", "update", "disable", "delete"})
+RENDERED: frozenset[Kind] = frozenset({"create", "rename", "update"})  # the actions that write a job's config
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,13 @@ class Action:
     job: str | None  # the job's name in the team folder
     repo: str | None  # the repository key (url#branch)
     reason: str
-    inputs: JobInputs | None = None  # create, update: what to render
+    inputs: JobInputs | None = None  # create, rename, update: what to render
     problems: tuple[str, ...] = ()  # quarantine, rejected: what to tell the team
     keep_disabled: bool = False  # the job was paused in Jenkins; a rewrite keeps it paused
     orphaned_since: float | None = None  # disable: the date to stamp; delete: when it was disabled
     diff: str | None = None  # plan: the change to config.xml
     fingerprint: str | None = None  # unchanged: the fingerprint the job carries (and we would write)
+    renamed_from: str | None = None  # rename: the job's name now (``job`` is the name it gets)
 
     def with_update(self, reason: str) -> Action:
         return replace(self, kind="update", reason=reason)
@@ -193,6 +197,16 @@ class Reconciler:
         owners[name] = item.key
         inputs = JobInputs(app, parsed.source, self.target_for(item))
         if name not in managed:
+            # The app was renamed: its job is renamed with it (Jenkins moves the builds along), so the team keeps
+            # the job's history. Only an unambiguous, live job of this very repository is taken.
+            previous = [n for n in mine if n not in owners and managed[n][1].orphaned_since is None]
+            if len(previous) == 1:
+                old = previous[0]
+                owners[old] = item.key
+                entry, _found = managed[old]
+                reason = f"the app was renamed from {old!r}; the job is renamed with its builds"
+                return Action("rename", name, item.key, reason, inputs=inputs, renamed_from=old,
+                              keep_disabled=entry.disabled)  # fmt: skip
             return Action("create", name, item.key, "new app", inputs=inputs)
         entry, found = managed[name]
         if found.orphaned_since is not None:

@@ -10,7 +10,7 @@ from buildplat.sync.cycle import CycleReport
 from buildplat.sync.reconcile import KINDS, Action
 
 _PLURAL = {"quarantine": "quarantined", "conflict": "conflicts", "error": "errors"}
-_PAST = {"create": "created", "update": "updated", "disable": "disabled", "delete": "deleted"}
+_PAST = {"create": "created", "rename": "renamed", "update": "updated", "disable": "disabled", "delete": "deleted"}
 
 
 def subject(action: Action) -> str:
@@ -77,6 +77,7 @@ def plan_json(team: str, folder: str, report: CycleReport) -> dict[str, Any]:
                 "reason": action.reason,
                 "problems": list(action.problems),
                 "diff": action.diff,
+                **({"renamed_from": action.renamed_from} if action.renamed_from else {}),
             }
             for action in report.actions
         ],

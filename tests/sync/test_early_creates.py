@@ -90,7 +90,7 @@ def test_a_repository_with_a_job_already_is_left_to_the_reconciler(jenkins_doubl
     early = _early(jenkins_double)
     early._ready = False
     early.start(listing)
-    # r0 renamed its app (a rename is a create plus a disable: decided on the whole picture, not here).
+    # r0 renamed its app: its job is renamed, which is decided on the whole picture, not here.
     assert _feed(early, [0], [_inputs("omega", "r0")], version) == [[]]
     assert early.finish() == {}
     assert jenkins_double.requests.writes() == []

@@ -125,3 +125,20 @@ def test_plan_works_where_the_seed_jobs_state_directory_is_not_usable(
     outcome = _plan(team, jenkins_double).assert_success()
     assert f"create alpha ({team.urls[0]}#main): new app" in outcome.stdout
     assert blocker.read_text() == ""
+
+
+def test_plan_shows_a_rename_with_the_old_name_and_a_diff(team: Team, jenkins_double: JenkinsDouble) -> None:
+    team.add_app("alpha")
+    team.cycle()
+    team.repos.commit("alpha", {"default.json": dump(app_doc("omega"))})
+    jenkins_double.reset_log()
+    outcome = _plan(team, jenkins_double, "--format", "json").assert_success()
+    (action,) = json.loads(outcome.stdout)["actions"]
+    assert action["action"] == "rename"
+    assert action["job"] == "omega"
+    assert action["renamed_from"] == "alpha"
+    assert "renamed from 'alpha'" in action["reason"]
+    assert action["diff"]
+    assert "team/omega" in action["diff"]
+    assert jenkins_double.requests.writes() == []
+    assert "team/alpha" in jenkins_double.jobs

@@ -92,15 +92,90 @@ def test_a_job_paused_in_jenkins_stays_paused_through_an_update(team: Team, jenk
     assert jenkins_double.jobs["team/alpha"].disabled
 
 
-def test_renamed_app_gets_a_new_job_and_the_old_one_is_disabled(team: Team, jenkins_double: JenkinsDouble) -> None:
+def _build(jenkins_double: JenkinsDouble, job: str) -> None:
+    """One build of ``job``, as a trigger would start it (finished at once unless the queue holds builds)."""
+    state = jenkins_double.state
+    with state.lock:
+        item = state.queue.schedule(jenkins_double.jobs[job], delay=0, parameters=None, user="alice")
+        state.queue.start(item)
+
+
+def test_a_renamed_app_keeps_its_job_and_its_builds_under_the_new_name(
+    team: Team, jenkins_double: JenkinsDouble
+) -> None:
+    team.add_app("alpha")
+    team.cycle()
+    _build(jenkins_double, "team/alpha")
+    _build(jenkins_double, "team/alpha")
+    team.repos.commit("alpha", {"default.json": dump(app_doc("omega"))})
+    jenkins_double.reset_log()
+    report = team.cycle()
+    assert report.ok, report
+    assert kinds(report) == {"omega": "rename"}
+    assert "renamed from 'alpha'" in report.actions[0].reason
+    assert "team/alpha" not in jenkins_double.jobs
+    job = jenkins_double.jobs["team/omega"]
+    assert [b.number for b in job.builds] == [1, 2]  # the history moved with the job
+    assert job.next_build_number == 3
+    assert not job.disabled
+    assert [(w.method, w.path) for w in jenkins_double.requests.writes()] == [
+        ("POST", "/job/team/job/alpha/confirmRename"),
+        ("POST", "/job/team/job/omega/config.xml"),
+    ]
+    found = marker.parse(_description(jenkins_double.jobs.config("team/omega")))
+    assert found is not None
+    assert found.repo == team.urls[0]
+    assert kinds(team.cycle()) == {"omega": "unchanged"}
+
+
+def test_a_rename_jenkins_refuses_while_the_job_builds_is_done_by_a_later_cycle(
+    team: Team, jenkins_double: JenkinsDouble
+) -> None:
+    team.add_app("alpha")
+    team.cycle()
+    jenkins_double.queue.hold_builds = True
+    _build(jenkins_double, "team/alpha")
+    team.repos.commit("alpha", {"default.json": dump(app_doc("omega"))})
+    refused = team.cycle()
+    assert not refused.ok
+    (outcome,) = refused.failures
+    assert "while it is building" in outcome.detail
+    assert "team/alpha" in jenkins_double.jobs
+    assert "team/omega" not in jenkins_double.jobs
+    with jenkins_double.state.lock:
+        jenkins_double.queue.finish_builds()
+    report = team.cycle()
+    assert report.ok, report
+    assert kinds(report) == {"omega": "rename"}
+    assert [b.number for b in jenkins_double.jobs["team/omega"].builds] == [1]
+
+
+def test_a_sync_killed_between_rename_and_config_finishes_the_job_next_cycle(
+    team: Team, jenkins_double: JenkinsDouble
+) -> None:
     team.add_app("alpha")
     team.cycle()
     team.repos.commit("alpha", {"default.json": dump(app_doc("omega"))})
+    with jenkins_double.state.lock:  # what a sync killed after Jenkins' answer to the rename leaves
+        jenkins_double.state.rename(jenkins_double.jobs["team/alpha"], "omega")
     report = team.cycle()
-    assert kinds(report) == {"omega": "create", "alpha": "disable"}
-    assert "renamed to 'omega'" in next(a.reason for a in report.actions if a.job == "alpha")
-    assert jenkins_double.jobs["team/alpha"].disabled
-    assert not jenkins_double.jobs["team/omega"].disabled
+    assert report.ok, report
+    assert kinds(report) == {"omega": "update"}  # ours (its marker names the repository): brought up to date
+    assert kinds(team.cycle()) == {"omega": "unchanged"}
+
+
+def test_a_renamed_app_whose_new_name_another_repo_holds_is_rejected_and_keeps_its_job(
+    team: Team, jenkins_double: JenkinsDouble
+) -> None:
+    team.add_app("alpha")
+    team.add_app("beta")
+    team.cycle()
+    team.repos.commit("alpha", {"default.json": dump(app_doc("beta"))})
+    report = team.cycle()
+    assert {a.kind for a in report.actions if a.repo == f"{team.urls[0]}#main"} == {"rejected"}
+    assert not jenkins_double.jobs["team/alpha"].disabled
+    assert {a.kind for a in report.actions if a.repo == f"{team.urls[1]}#main"} == {"unchanged"}
+    assert "team/beta" in jenkins_double.jobs
 
 
 def test_removed_repository_is_disabled_then_deleted_after_the_grace_period(
