@@ -61,7 +61,7 @@ class Figure:
     def row(self) -> str:
         git = f"{self.git_seconds:6.2f}" if self.git_seconds is not None else "     -"
         beyond = f"{self.seconds - self.git_seconds:6.2f}" if self.git_seconds is not None else "     -"
-        return f"  {self.label:<44} {self.seconds:7.2f} {git} {beyond} {self.requests:9d} {self.writes:7d}"
+        return f"  {self.label:<46} {self.seconds:7.2f} {git} {beyond} {self.requests:9d} {self.writes:7d}"
 
 
 # --- bare repositories written directly (500 `git init/commit/push` would take longer than the bench) ----------
@@ -214,7 +214,7 @@ def main() -> int:
             a, b = (sync_jobs.get(name) or "").splitlines(), (jjb_jobs.get(name) or "").splitlines()
             print("\n".join(difflib.unified_diff(a, b, "sync", "jjb", lineterm="")), file=sys.stderr)
     print(f"bench/sync: {args.apps} app repositories, Jenkins double over HTTP, local bare repos (file://), one run")
-    print(f"  {'':<44} {'wall s':>7} {'git s':>6} {'rest s':>6} {'requests':>9} {'writes':>7}")
+    print(f"  {'':<46} {'wall s':>7} {'git s':>6} {'rest s':>6} {'requests':>9} {'writes':>7}")
     for figure in figures:
         print(figure.row())
     first, nochange, onechange, _cold, jjb_first = figures[0], figures[1], figures[2], figures[3], figures[4]
