@@ -67,14 +67,7 @@ def run(args: argparse.Namespace) -> int:
             )
         configured = {r.url: r.branch for r in config.repositories}
         branch = args.branch or configured.get(repo, "main")
-        target = JobTarget(
-            config.team,
-            config.jenkins.folder,
-            repo,
-            branch,
-            Credentials.from_platform(config),
-            config.jenkins.prod_approvers,
-        )
+        target = JobTarget.from_platform(config, repo, branch)
     else:
         target = JobTarget(app.namespace, app.namespace, repo, args.branch or "main", Credentials())
     templates = load_templates(Path(args.templates)) if args.templates else packaged_templates()

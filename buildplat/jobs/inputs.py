@@ -89,6 +89,21 @@ class JobTarget:
                     hint="approvers are Jenkins user IDs or group names: letters, digits, '.', '_', '@' and '-'",
                 )
 
+    @classmethod
+    def from_platform(
+        cls, platform: PlatformConfig, repo_url: str, branch: str, credentials: Credentials | None = None
+    ) -> JobTarget:
+        """The job of ``repo_url``'s ``branch`` in the team's folder, as the platform config sets it up
+        (``credentials``: :meth:`Credentials.from_platform`'s answer, when the caller has it already)."""
+        return cls(
+            platform.team,
+            platform.jenkins.folder,
+            repo_url,
+            branch,
+            credentials or Credentials.from_platform(platform),
+            platform.jenkins.prod_approvers,
+        )
+
     def digest_input(self) -> dict[str, object]:
         document = asdict(self)
         # Absent rather than empty, so that jobs of teams without approvers keep the fingerprint they had.

@@ -82,14 +82,7 @@ class SyncEngine:
         self.credentials = Credentials.from_platform(config)
 
     def target_for(self, fetched: Fetched) -> JobTarget:
-        return JobTarget(
-            self.config.team,
-            self.folder,
-            fetched.repo.url,
-            fetched.repo.branch,
-            self.credentials,
-            self.config.jenkins.prod_approvers,
-        )
+        return JobTarget.from_platform(self.config, fetched.repo.url, fetched.repo.branch, self.credentials)
 
     def cycle(
         self, stop: threading.Event, *, dry_run: bool = False, on_fetched: Callable[[Fetched], None] | None = None
@@ -179,9 +172,10 @@ class SyncEngine:
             self.state.mark_written(
                 ((str(o.action.job), *o.written) for o in report.outcomes if o.ok and o.written), now
             )
-            self.state.forget_jobs(str(o.action.job) for o in report.outcomes if o.ok and o.action.kind == "delete")
-            self.state.forget_jobs(
-                str(o.action.renamed_from) for o in report.outcomes if o.ok and o.action.kind == "rename"
+            self.state.forget_jobs(  # deleted jobs, and the old names of renamed ones
+                str(o.action.renamed_from if o.action.kind == "rename" else o.action.job)
+                for o in report.outcomes
+                if o.ok and o.action.kind in ("delete", "rename")
             )
             self.inventory.mirrors.prune({(repo.url, repo.branch) for repo in self.config.repositories})
             return self._finish(report, started, requests, writes)
